@@ -1,0 +1,239 @@
+/**
+ * The libcloud-style storage API over any Backend: Driver → Container →
+ * StoredObject, with both call styles (`driver.deleteObject(obj)` and
+ * `obj.delete()`). Listings are lazy async iterators that hide pagination.
+ * Everything here is written once; backends only implement the contract.
+ */
+import type { Readable } from 'node:stream';
+import type {
+  Backend,
+  BucketInfo,
+  Capabilities,
+  CopyOptions,
+  DeleteManyResult,
+  GetOptions,
+  ListOptions,
+  ListPage,
+  Metadata,
+  ObjectInfo,
+  PutOptions,
+  TransferOptions,
+  Body,
+  WriteResult,
+} from './contract.js';
+import type { ByteRange } from './range.js';
+import { isEmptyRange } from './range.js';
+import { copyObject, deleteKeys, downloadObject, uploadObject, type UploadOptions, type UploadSource } from './transfer.js';
+
+export class Driver {
+  constructor(readonly backend: Backend) {}
+
+  get name(): string {
+    return this.backend.kind;
+  }
+  get capabilities(): Capabilities {
+    return this.backend.capabilities;
+  }
+
+  /** A handle on a container by name, without a request. */
+  container(name: string, extra: Record<string, unknown> = {}): Container {
+    return new Container(this, name, extra);
+  }
+
+  async *listContainers(): AsyncIterable<Container> {
+    for (const info of await this.backend.listBuckets()) yield this.fromInfo(info);
+  }
+
+  /** NotFound (reason NoSuchBucket) when it does not exist. */
+  async getContainer(name: string): Promise<Container> {
+    return this.fromInfo(await this.backend.headBucket(name));
+  }
+
+  /** Idempotent. */
+  async createContainer(name: string): Promise<Container> {
+    return this.fromInfo(await this.backend.createBucket(name));
+  }
+
+  async deleteContainer(container: Container | string): Promise<void> {
+    await this.backend.deleteBucket(typeof container === 'string' ? container : container.name);
+  }
+
+  listContainerObjects(container: Container, options: { prefix?: string; delimiter?: string } = {}): AsyncIterable<ListEntry> {
+    return container.listObjects(options);
+  }
+
+  getObject(containerName: string, key: string): Promise<StoredObject> {
+    return this.container(containerName).getObject(key);
+  }
+
+  uploadObject(container: Container, source: UploadSource, key: string, options?: UploadOptions): Promise<StoredObject> {
+    return container.uploadObject(source, key, options);
+  }
+
+  downloadObject(obj: StoredObject, destPath: string, options?: TransferOptions): Promise<StoredObject> {
+    return obj.container.downloadObject(obj.name, destPath, options);
+  }
+
+  downloadObjectAsStream(obj: StoredObject, range?: ByteRange): Promise<Readable> {
+    return obj.container.openObject(obj.name, range);
+  }
+
+  deleteObject(obj: StoredObject): Promise<void> {
+    return obj.container.deleteObject(obj.name);
+  }
+
+  close(): Promise<void> {
+    return this.backend.close();
+  }
+
+  private fromInfo(info: BucketInfo): Container {
+    return new Container(this, info.name, { ...(info.created && { created: info.created }), ...info.extra });
+  }
+}
+
+/** A common prefix in a delimited listing: a "directory". */
+export class PrefixEntry {
+  readonly isPrefix = true;
+  constructor(readonly container: Container, readonly prefix: string) {}
+}
+
+export type ListEntry = StoredObject | PrefixEntry;
+
+export class Container {
+  constructor(readonly driver: Driver, readonly name: string, readonly extra: Record<string, unknown> = {}) {}
+
+  private get backend(): Backend {
+    return this.driver.backend;
+  }
+
+  /** The object count where the backend knows it cheaply; undefined otherwise (S3 would need a full listing). */
+  objectCount(): number | undefined {
+    const count = this.extra['objectCount'];
+    return typeof count === 'number' ? count : undefined;
+  }
+
+  /** Lazily lists objects (and, with a delimiter, prefixes) page by page. */
+  async *listObjects(options: { prefix?: string; delimiter?: string; pageSize?: number } = {}): AsyncIterable<ListEntry> {
+    for await (const page of this.pages(options)) {
+      for (const info of page.objects) yield new StoredObject(this, info);
+      for (const prefix of page.prefixes) yield new PrefixEntry(this, prefix);
+    }
+  }
+
+  /** The raw pages of a listing, in order, continuation hidden. */
+  async *pages(options: { prefix?: string; delimiter?: string; pageSize?: number } = {}): AsyncIterable<ListPage> {
+    let token: string | undefined;
+    do {
+      const page = await this.listPage({
+        ...(options.prefix !== undefined && { prefix: options.prefix }),
+        ...(options.delimiter !== undefined && { delimiter: options.delimiter }),
+        ...(options.pageSize !== undefined && { maxKeys: options.pageSize }),
+        ...(token !== undefined && { token }),
+      });
+      yield page;
+      token = page.nextToken;
+    } while (token !== undefined);
+  }
+
+  async getObject(key: string, options: { versionId?: string } = {}): Promise<StoredObject> {
+    return new StoredObject(this, await this.head(key, options));
+  }
+
+  async uploadObject(source: UploadSource, key: string, options: UploadOptions = {}): Promise<StoredObject> {
+    await uploadObject(this.backend, this.name, key, source, options);
+    return this.getObject(key);
+  }
+
+  async downloadObject(key: string, destPath: string, options: TransferOptions & { versionId?: string } = {}): Promise<StoredObject> {
+    return new StoredObject(this, await downloadObject(this.backend, this.name, key, destPath, options));
+  }
+
+  /** A stream of the object, or of the half-open `range` of it. */
+  async openObject(key: string, range?: ByteRange, options: Omit<GetOptions, 'range'> = {}): Promise<Readable> {
+    const { body } = await this.backend.get(this.name, key, range === undefined ? options : { ...options, range });
+    return body;
+  }
+
+  deleteObject(key: string | StoredObject): Promise<void> {
+    return this.backend.delete(this.name, typeof key === 'string' ? key : key.name);
+  }
+
+  delete(): Promise<void> {
+    return this.driver.deleteContainer(this);
+  }
+
+  // The lower level the file system uses.
+
+  head(key: string, options: { versionId?: string } = {}): Promise<ObjectInfo> {
+    return this.backend.head(this.name, key, options);
+  }
+
+  /** The bytes of [start, end) as one Buffer (for chunk-sized reads). */
+  async getRange(key: string, range: ByteRange, options: Omit<GetOptions, 'range'> = {}): Promise<Buffer> {
+    if (isEmptyRange(range)) return Buffer.alloc(0);
+    const { body } = await this.backend.get(this.name, key, { ...options, range });
+    const chunks: Buffer[] = [];
+    for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
+    return Buffer.concat(chunks);
+  }
+
+  put(key: string, body: Body, options?: PutOptions): Promise<WriteResult> {
+    return this.backend.put(this.name, key, body, options);
+  }
+
+  /** Server-side copy within this container or from another one; multipart above the backend's copy limit. */
+  copy(sourceKey: string, destKey: string, options: CopyOptions & TransferOptions & { sourceContainer?: string } = {}): Promise<WriteResult> {
+    const { sourceContainer, ...rest } = options;
+    return copyObject(this.backend, { bucket: sourceContainer ?? this.name, key: sourceKey }, { bucket: this.name, key: destKey }, rest);
+  }
+
+  deleteMany(keys: string[]): Promise<DeleteManyResult> {
+    return deleteKeys(this.backend, this.name, keys);
+  }
+
+  listPage(options: ListOptions = {}): Promise<ListPage> {
+    return this.backend.listPage(this.name, options);
+  }
+}
+
+export class StoredObject {
+  readonly isPrefix = false;
+  readonly name: string;
+  readonly size: number;
+  /** The entity tag (an MD5 for single-PUT objects on S3-like stores). */
+  readonly hash: string;
+  readonly lastModified: Date;
+  /** User metadata; undefined when the object came from a listing (listings carry none). */
+  readonly metadata: Metadata | undefined;
+  readonly extra: Record<string, unknown>;
+
+  constructor(readonly container: Container, readonly info: ObjectInfo) {
+    this.name = info.key;
+    this.size = info.size;
+    this.hash = info.etag;
+    this.lastModified = info.lastModified;
+    this.metadata = info.metadata;
+    this.extra = {
+      ...info.extra,
+      ...(info.contentType !== undefined && { contentType: info.contentType }),
+      ...(info.storageClass !== undefined && { storageClass: info.storageClass }),
+      ...(info.versionId !== undefined && { versionId: info.versionId }),
+    };
+  }
+
+  get driver(): Driver {
+    return this.container.driver;
+  }
+
+  download(destPath: string, options?: TransferOptions): Promise<StoredObject> {
+    return this.driver.downloadObject(this, destPath, options);
+  }
+
+  asStream(range?: ByteRange): Promise<Readable> {
+    return this.driver.downloadObjectAsStream(this, range);
+  }
+
+  delete(): Promise<void> {
+    return this.driver.deleteObject(this);
+  }
+}
