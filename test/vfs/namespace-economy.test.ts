@@ -1,0 +1,137 @@
+/**
+ * Request economy of the namespace, counted on the memory backend: a listing
+ * fills every child's attributes (⌈N/1000⌉ LISTs, no HEAD), the cache answers
+ * within its TTLs (attributes, listings, negative entries), a lookup the cache
+ * cannot answer costs one HEAD (plus one LIST to find a directory), every
+ * open revalidates with one HEAD, and a remount starts warm.
+ */
+import t from 'tap';
+import { O_RDONLY } from '../../vfs/types.js';
+import { freshBucket, rig, seed, OPTIONS } from './namespace-harness.js';
+
+const N = 2500;
+const names = Array.from({ length: N }, (_, i) => `file-${String(i).padStart(5, '0')}`);
+
+t.test('readdir of 2,500 children: 3 LISTs, no HEAD; then the cache answers', async (t) => {
+  const bucket = (await freshBucket(t, 'memory'))!;
+  await seed(bucket.container, Object.fromEntries(names.map((n, i) => [n, 'x'.repeat(i % 7)])));
+  const r = await rig(t, bucket);
+  r.resetRequests();
+  const listing = await r.vfs.readdir('/');
+  t.same(r.requests(), { listPage: 3 }, 'exactly 3 listPage calls and nothing else');
+  t.same(listing.names, names, 'every name, sorted');
+  t.equal(listing.attrs[8]!.size, 1, 'sizes come from the listing');
+  t.equal(listing.attrs[0]!.mode, 0o100644, 'default file mode');
+  t.equal(listing.attrs[0]!.uid, OPTIONS.uid);
+  t.equal(new Set(listing.attrs.map((a) => a.ino)).size, N, 'distinct inode numbers');
+
+  r.resetRequests();
+  r.clock.advance(OPTIONS.dirTtlMs - 1);
+  t.same((await r.vfs.readdir('/')).names.length, N);
+  for (const name of names.slice(0, 100)) await r.vfs.getattr(`/${name}`);
+  t.same(r.requests(), {}, 'a second readdir and getattrs within the TTLs cost nothing');
+
+  r.clock.advance(2);
+  await r.vfs.readdir('/');
+  t.same(r.requests(), { listPage: 3 }, 'after --dir-ttl the directory is listed again');
+});
+
+t.test('lookups the cache cannot answer', async (t) => {
+  const bucket = (await freshBucket(t, 'memory'))!;
+  await seed(bucket.container, { 'd/file': 'abc', 'd/sub/x': '1', 'm/': '', 'm/y': '2' });
+  const r = await rig(t, bucket);
+  r.resetRequests();
+  t.equal((await r.vfs.getattr('/d/file')).size, 3);
+  t.same(r.requests(), { head: 1 }, 'an unlisted file: one HEAD');
+
+  r.resetRequests();
+  t.equal((await r.vfs.getattr('/d/sub')).mode, 0o40755);
+  t.same(r.requests(), { head: 1, listPage: 1 }, 'an implicit directory: one HEAD and one LIST');
+
+  r.resetRequests();
+  await t.rejects(r.vfs.getattr('/d/none'), { code: 'ENOENT' });
+  t.same(r.requests(), { head: 1, listPage: 1 }, 'an absent name: one HEAD and one LIST');
+  r.resetRequests();
+  await t.rejects(r.vfs.getattr('/d/none'), { code: 'ENOENT' });
+  t.same(r.requests(), {}, 'then cached as absent');
+  r.clock.advance(OPTIONS.negativeTtlMs);
+  await t.rejects(r.vfs.getattr('/d/none'), { code: 'ENOENT' });
+  t.same(r.requests(), { head: 1, listPage: 1 }, 'until --negative-ttl passes');
+
+  r.resetRequests();
+  await t.rejects(r.vfs.getattr(`/d/${'n'.repeat(256)}`), { code: 'ENOENT' });
+  t.same(r.requests(), {}, 'a name no listing could show costs nothing');
+
+  // s3fs's legacy `name_$folder$` objects are recognised by listings, at no extra cost to lookups.
+  await seed(bucket.container, { 'old/legacy_$folder$': '' });
+  await r.vfs.readdir('/old');
+  r.resetRequests();
+  t.equal((await r.vfs.getattr('/old/legacy')).mode, 0o40755, "s3fs's legacy folder object is a directory");
+  t.same(r.requests(), {}, 'known from the listing');
+
+  r.resetRequests();
+  await r.vfs.getattr('/m');
+  t.same(r.requests(), { head: 2, listPage: 1 }, 'a directory with a marker: its marker is HEADed for exact attributes');
+  r.clock.advance(OPTIONS.attrTtlMs);
+  r.resetRequests();
+  await r.vfs.getattr('/m');
+  t.same(r.requests(), { head: 1 }, 'a known directory revalidates with one HEAD of its marker');
+
+  await r.vfs.readdir('/d');
+  r.resetRequests();
+  await t.rejects(r.vfs.getattr('/d/other'), { code: 'ENOENT' });
+  t.same(r.requests(), {}, 'a name missing from a fresh listing costs nothing');
+
+  r.clock.advance(OPTIONS.attrTtlMs);
+  r.resetRequests();
+  await r.vfs.getattr('/d/file');
+  t.same(r.requests(), { head: 1 }, 'after --attr-ttl a lookup asks again');
+});
+
+t.test('open revalidates with one HEAD, even right after a listing', async (t) => {
+  const bucket = (await freshBucket(t, 'memory'))!;
+  await seed(bucket.container, { f: 'hello' });
+  const r = await rig(t, bucket);
+  await r.vfs.readdir('/');
+  r.resetRequests();
+  const fh = await r.vfs.open('/f', O_RDONLY);
+  t.same(r.requests(), { head: 1 });
+  await r.vfs.release('/f', fh);
+});
+
+t.test('a remount on the same cache directory starts warm', async (t) => {
+  const bucket = (await freshBucket(t, 'memory'))!;
+  await seed(bucket.container, { a: '1', b: '22', 'c/d': '333' });
+  const r = await rig(t, bucket);
+  await r.vfs.readdir('/');
+  await r.vfs.getattr('/c/d');
+  const before = await r.vfs.getattr('/b');
+  await r.vfs.close();
+  r.resetRequests();
+  const again = await r.remount();
+  t.same(await again.getattr('/b'), before, 'same attributes, same inode');
+  await again.getattr('/c/d');
+  t.same((await again.readdir('/')).names, ['a', 'b', 'c']);
+  t.same(r.requests(), {}, 'no request within the TTLs');
+});
+
+t.test('--exact-attrs: readdir also HEADs what the listing left to defaults', async (t) => {
+  const bucket = (await freshBucket(t, 'memory'))!;
+  await seed(bucket.container, { plain: 'x' });
+  await seed(bucket.container, { 'with-mode': 'y' }, { mode: String(0o100600), uid: '7', mtime: '1000000000.5' });
+  await seed(bucket.container, { 'dir/': '' }, { mode: String(0o40700) });
+  await seed(bucket.container, { 'dir/inner': 'z' });
+  const r = await rig(t, bucket, { exactAttrs: true });
+  r.resetRequests();
+  const { names, attrs } = await r.vfs.readdir('/');
+  t.same(names, ['dir', 'plain', 'with-mode']);
+  t.same(r.requests(), { listPage: 1, head: 3 }, 'one HEAD per child');
+  t.equal(attrs[0]!.mode, 0o40700, "the directory's marker mode");
+  t.equal(attrs[2]!.mode, 0o100600, 'the stored file mode');
+  t.equal(attrs[2]!.uid, 7);
+  t.equal(attrs[2]!.mtimeNs, 1_000_000_000_500_000_000n);
+  r.resetRequests();
+  r.clock.advance(OPTIONS.dirTtlMs);
+  await r.vfs.readdir('/');
+  t.same(r.requests(), { listPage: 1 }, 'a relisting HEADs nothing already known exactly for this object version');
+});

@@ -1,0 +1,437 @@
+/**
+ * The FUSE adapter: the only module that imports fuse-native. One thin
+ * wrapper per FileSystem operation awaits the VFS, replies through the
+ * fuse-native callback, maps errors with errno.ts and records latency.
+ * Nothing here knows about objects or buckets, and the VFS never sees a
+ * callback or a negative errno.
+ *
+ * fuse-native facts this file relies on (checked against its index.js and
+ * fuse-native.c, version 2.4.3 with the utimens patch; its index.d.ts is off
+ * in places):
+ * - every reply is `cb(result, ...values)`; read/write reply `cb(bytesOrNegErrno)`;
+ * - stat times are milliseconds (numbers accepted), 32-bit fields go through
+ *   a Uint32Array (ino, mode, uid, gid; statfs counts);
+ * - utimens(path, atimeMs, mtimeMs): the project's patch to fuse-native.c
+ *   (patches/) sets flag_utime_omit_ok, so a call setting only one time
+ *   (`touch -m`, tar) arrives, with the other as a number above 2^53
+ *   (UTIME_OMIT: keep it); UTIME_NOW arrives as the current time;
+ * - create(path, mode) carries no open flags;
+ * - setxattr(path, name, value, position, flags), getxattr(path, name, position);
+ * - a handler that has not replied after `timeout` ms gets ETIMEDOUT (15 s by
+ *   default): set per operation below;
+ * - options without a named setting (big_writes, max_write…) go in through
+ *   the fsname string, which is joined into the one `-o` list.
+ *
+ * The daemon must never touch its own mount with synchronous fs calls: the
+ * kernel request would wait for this very thread (deadlock).
+ */
+import { constants } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import FuseModule from '@cocalc/fuse-native';
+import { errnoNumber, isExpected } from './errno.js';
+import { msToNs } from './object-format.js';
+import { O_CREAT, O_EXCL, O_RDWR, O_WRONLY, vfsError, type Attr, type FileSystem, type StatFs } from './types.js';
+
+/** At run time the module *is* the class (CommonJS `module.exports = Fuse`); its typings claim a default export. */
+const Fuse = FuseModule as unknown as typeof FuseModule.default;
+type FuseOperations = NonNullable<ConstructorParameters<typeof Fuse>[1]>;
+type FuseOptions = NonNullable<ConstructorParameters<typeof Fuse>[2]>;
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type Log = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
+
+type Reply = (result: number, ...values: unknown[]) => void;
+type Handler = (...args: unknown[]) => void;
+
+const NS_PER_MS = 1_000_000n;
+
+/** What stat(2) receives through fuse-native: times in ms, 32-bit fields. */
+function toFuseStat(attr: Attr) {
+  return {
+    mode: attr.mode,
+    uid: attr.uid,
+    gid: attr.gid,
+    size: attr.size,
+    nlink: attr.nlink,
+    // The kernel's inode numbers must be stable; fuse-native carries 32 bits.
+    ino: attr.ino >>> 0,
+    blocks: attr.blocks,
+    blksize: STAT_BLOCK_SIZE,
+    atime: Number(attr.atimeNs / NS_PER_MS),
+    mtime: Number(attr.mtimeNs / NS_PER_MS),
+    ctime: Number(attr.ctimeNs / NS_PER_MS),
+  };
+}
+
+/** Preferred I/O size reported by stat: one FUSE request (max_write). */
+const STAT_BLOCK_SIZE = 128 * 1024;
+
+/** fuse-native's statfs goes through a Uint32Array: clamp instead of wrapping. */
+function toFuseStatfs(s: StatFs): Record<string, number> {
+  const clamp = (n: number) => Math.min(Math.max(0, Math.floor(n)), 0xffff_ffff);
+  return {
+    bsize: clamp(s.bsize), frsize: clamp(s.frsize), blocks: clamp(s.blocks), bfree: clamp(s.bfree), bavail: clamp(s.bavail),
+    files: clamp(s.files), ffree: clamp(s.ffree), favail: clamp(s.favail), fsid: 0, flag: 0, namemax: clamp(s.namemax),
+  };
+}
+
+
+/** A utimens time in ms, or undefined for UTIME_OMIT (sent as UINT64_MAX, far above any real time). */
+function utimeToNs(ms: number): bigint | undefined {
+  return ms > Number.MAX_SAFE_INTEGER ? undefined : msToNs(ms);
+}
+
+/** Latency histogram bounds, in ms: cache hits are sub-ms, a HEAD ~1–100 ms, uploads seconds. */
+export const LATENCY_BOUNDS_MS = [0.1, 1, 10, 100, 1_000, 10_000] as const;
+
+export interface OperationCounter {
+  count: number;
+  errors: number;
+  totalMs: number;
+  maxMs: number;
+  /** Bytes moved (read and write only). */
+  bytes: number;
+  /** Counts per LATENCY_BOUNDS_MS bucket, plus one for slower calls. */
+  buckets: number[];
+}
+
+/** Per-operation counters and latency histograms, for the daemon's status and metrics. */
+export class OperationStats {
+  private readonly counters = new Map<string, OperationCounter>();
+
+  record(op: string, startedNs: bigint, failed: boolean, bytes = 0): void {
+    const ms = Number(process.hrtime.bigint() - startedNs) / 1e6;
+    let c = this.counters.get(op);
+    if (c === undefined) {
+      c = { count: 0, errors: 0, totalMs: 0, maxMs: 0, bytes: 0, buckets: new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0) };
+      this.counters.set(op, c);
+    }
+    c.count++;
+    if (failed) c.errors++;
+    c.totalMs += ms;
+    c.maxMs = Math.max(c.maxMs, ms);
+    c.bytes += bytes;
+    const bucket = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
+    c.buckets[bucket === -1 ? LATENCY_BOUNDS_MS.length : bucket]! += 1;
+  }
+
+  snapshot(): Record<string, OperationCounter> {
+    return Object.fromEntries([...this.counters].map(([op, c]) => [op, { ...c, buckets: [...c.buckets] }]));
+  }
+}
+
+/**
+ * Per-operation timeouts. Metadata operations answer within a minute or the
+ * caller gets ETIMEDOUT instead of hanging forever; operations that may move
+ * a whole file (an upload of many GiB takes minutes) are never cut short.
+ */
+const METADATA_TIMEOUT_MS = 60_000;
+const UNBOUNDED_OPS = ['read', 'write', 'flush', 'fsync', 'release', 'create', 'mknod', 'rename', 'truncate', 'ftruncate'] as const;
+
+/**
+ * Operations refused once the mount drains for shutdown: new opens and every
+ * change, writes to open files included (the writer gets an error instead of
+ * data that fs.close() might already have passed by).
+ */
+const CHANGING_OPS = new Set([
+  'create', 'mknod', 'mkdir', 'rmdir', 'unlink', 'rename', 'symlink', 'link', 'chmod', 'chown', 'utimens',
+  'truncate', 'setxattr', 'removexattr', 'write', 'ftruncate',
+]);
+
+/** Bounds the "logged once" memory of a long-running daemon whose backend keeps failing in new ways. */
+const MAX_REMEMBERED_MESSAGES = 1000;
+
+type State = 'serving' | 'draining' | 'closed';
+
+/** Builds the fuse-native operation table over a FileSystem. */
+class Operations {
+  state: State = 'serving';
+  private readonly logged = new Set<string>();
+
+  constructor(
+    private readonly fs: FileSystem,
+    readonly stats: OperationStats,
+    private readonly log: Log,
+  ) {}
+
+  /**
+   * The fuse-native handler for one operation: gate, call, convert, reply
+   * exactly once, record. `reply` turns the VFS's answer into fuse-native's
+   * callback arguments; a conversion that throws becomes an error reply too.
+   */
+  private wrap<A extends unknown[], R>(name: string, work: (...args: A) => Promise<R>, reply: (value: R) => unknown[] = () => [0]): Handler {
+    return (...args: unknown[]) => {
+      const cb = args.pop() as Reply;
+      const started = process.hrtime.bigint();
+      const refused = this.refusal(name, args);
+      const pending = new Promise<R>((resolve, reject) => (refused === undefined ? resolve(work(...(args as A))) : reject(refused)));
+      pending.then(reply).then(
+        ([result, ...values]) => {
+          this.stats.record(name, started, false, name === 'read' || name === 'write' ? (result as number) : 0);
+          cb(result as number, ...values);
+        },
+        (error: unknown) => {
+          this.stats.record(name, started, true);
+          this.report(name, args[0], error);
+          cb(-errnoNumber(error));
+        },
+      );
+    };
+  }
+
+  private refusal(name: string, args: unknown[]): Error | undefined {
+    if (this.state === 'closed') return vfsError('EIO', 'the file system is shutting down');
+    if (this.state === 'serving') return undefined;
+    const writeOpen = name === 'open' && ((args[1] as number) & (O_WRONLY | O_RDWR)) !== 0;
+    return CHANGING_OPS.has(name) || writeOpen ? vfsError('EROFS', 'the file system is shutting down') : undefined;
+  }
+
+  /** Unexpected errors are logged once per distinct message; expected ones (ENOENT…) never. */
+  private report(op: string, path: unknown, error: unknown): void {
+    if (isExpected(error)) return;
+    const message = error instanceof Error ? error.message : String(error);
+    if (this.logged.has(message)) return;
+    if (this.logged.size >= MAX_REMEMBERED_MESSAGES) this.logged.clear();
+    this.logged.add(message);
+    this.log('error', `${op} ${String(path)} failed: ${message}`, { op, errno: errnoNumber(error) });
+  }
+
+  table(): Record<string, Handler> {
+    return { ...this.namespaceHandlers(), ...this.fileHandlers() };
+  }
+
+  /** Names, attributes, links and xattrs. */
+  private namespaceHandlers(): Record<string, Handler> {
+    const fs = this.fs;
+    const value = (v: unknown) => [0, v];
+    return {
+      getattr: this.wrap('getattr', (path: string) => fs.getattr(path), (attr) => [0, toFuseStat(attr)]),
+      readdir: this.wrap('readdir', (path: string) => this.readdir(path), (r) => [0, r.names, r.stats]),
+      readlink: this.wrap('readlink', (path: string) => fs.readlink(path), value),
+      mkdir: this.wrap('mkdir', (path: string, mode: number) => fs.mkdir(path, mode)),
+      rmdir: this.wrap('rmdir', (path: string) => fs.rmdir(path)),
+      unlink: this.wrap('unlink', (path: string) => fs.unlink(path)),
+      rename: this.wrap('rename', (from: string, to: string) => fs.rename(from, to)),
+      symlink: this.wrap('symlink', (target: string, path: string) => fs.symlink(target, path)),
+      link: this.wrap('link', (existing: string, path: string) => fs.link(existing, path)),
+      mknod: this.wrap('mknod', (path: string, mode: number) => this.mknod(path, mode)),
+      chmod: this.wrap('chmod', (path: string, mode: number) => fs.chmod(path, mode)),
+      chown: this.wrap('chown', (path: string, uid: number, gid: number) => fs.chown(path, uid, gid)),
+      utimens: this.wrap('utimens', (path: string, atime: number, mtime: number) => fs.utimens(path, utimeToNs(atime), utimeToNs(mtime))),
+      truncate: this.wrap('truncate', (path: string, size: number) => fs.truncate(path, size)),
+      statfs: this.wrap('statfs', (path: string) => fs.statfs(path), (st) => [0, toFuseStatfs(st)]),
+      access: this.wrap('access', (path: string, mode: number) => fs.access(path, mode)),
+      // The value is memory of the FUSE thread, released when we reply: the VFS gets its own copy.
+      setxattr: this.wrap('setxattr', (path: string, name: string, v: Buffer, _position: number, flags: number) => fs.setxattr(path, name, Buffer.from(v), flags)),
+      getxattr: this.wrap('getxattr', (path: string, name: string) => fs.getxattr(path, name), value),
+      listxattr: this.wrap('listxattr', (path: string) => fs.listxattr(path), value),
+      removexattr: this.wrap('removexattr', (path: string, name: string) => fs.removexattr(path, name)),
+    };
+  }
+
+  /** Open files: read and write reply with a byte count in place of the status. */
+  private fileHandlers(): Record<string, Handler> {
+    const fs = this.fs;
+    const handle = (fh: number) => [0, fh];
+    const count = (n: number) => [n];
+    return {
+      open: this.wrap('open', (path: string, flags: number) => fs.open(path, flags), handle),
+      // fuse-native does not pass create's open flags; the kernel has already
+      // ruled out O_EXCL on an existing name, and it positions O_APPEND writes.
+      create: this.wrap('create', (path: string, mode: number) => fs.create(path, mode, O_CREAT | O_RDWR), handle),
+      read: this.wrap('read', (path: string, fh: number, buf: Buffer, len: number, pos: number) => fs.read(path, fh, buf, len, pos), count),
+      write: this.wrap('write', (path: string, fh: number, buf: Buffer, len: number, pos: number) => fs.write(path, fh, buf, len, pos), count),
+      ftruncate: this.wrap('ftruncate', (path: string, fh: number, size: number) => fs.ftruncate(path, fh, size)),
+      flush: this.wrap('flush', (path: string, fh: number) => fs.flush(path, fh)),
+      fsync: this.wrap('fsync', (path: string, datasync: number, fh: number) => fs.fsync(path, fh, Boolean(datasync))),
+      release: this.wrap('release', (path: string, fh: number) => fs.release(path, fh)),
+    };
+  }
+
+  /**
+   * Entries plus '.' and '..', as getdents shows them on any local file
+   * system. Both carry the directory's own attributes (only their type and
+   * inode reach the caller): the parent's would cost a lookup, and possibly a
+   * request to the bucket, on every listing, for a number nobody reads.
+   */
+  private async readdir(path: string): Promise<{ names: string[]; stats: ReturnType<typeof toFuseStat>[] }> {
+    const [listing, self] = await Promise.all([this.fs.readdir(path), this.fs.getattr(path)]);
+    return { names: ['.', '..', ...listing.names], stats: [self, self, ...listing.attrs].map(toFuseStat) };
+  }
+
+  /** Regular files only (what mknod(2) with S_IFREG means); FIFOs, sockets and devices cannot be objects. */
+  private async mknod(path: string, mode: number): Promise<void> {
+    if ((mode & constants.S_IFMT) !== constants.S_IFREG) throw vfsError('EPERM', 'special files cannot be stored in a bucket');
+    const fh = await this.fs.create(path, mode & 0o7777, O_CREAT | O_EXCL | O_WRONLY);
+    try {
+      await this.fs.flush(path, fh);
+    } finally {
+      await this.fs.release(path, fh);
+    }
+  }
+}
+
+export interface MountOptions {
+  /** Shown as the mount's source (in /proc/mounts, df): `bucketfs#<source>`. */
+  source: string;
+  allowOther?: boolean;
+  readOnly?: boolean;
+  log?: Log;
+  metadataTimeoutMs?: number;
+}
+
+export interface MountedFileSystem {
+  readonly mountpoint: string;
+  readonly stats: OperationStats;
+  /** From now on new writable opens and every change get EROFS; reads and open handles go on (shutdown: before fs.close()). */
+  drain(): void;
+  /** Unmounts (lazily, like `fusermount -uz`); requests still arriving get EIO. Idempotent; fine if the mount is already gone. */
+  unmount(): Promise<void>;
+}
+
+/**
+ * The libfuse options, injected through fsname (fuse-native has no setting
+ * for most of them):
+ * - big_writes,max_write=131072: without them every write arrives in 4 KiB
+ *   requests (measured ~98 MB/s instead of ~0.5–0.9 GB/s); libfuse 2 caps
+ *   requests at 128 KiB whatever is asked;
+ * - default_permissions: the kernel checks modes, so access() only checks existence;
+ * - use_ino: the VFS's inode numbers are stable (hard-link detection, find, tar);
+ * - hard_remove: unlink of an open file is a real unlink (the data path keeps
+ *   the open handles' data), not libfuse's rename to .fuse_hidden*, which
+ *   would cost a copy and a delete in the bucket and show in `ls -a`;
+ * - attr/entry/negative_timeout=1: the kernel caches what it was told for 1 s;
+ *   the VFS's own TTLs decide when the bucket is asked again.
+ * Commas and blanks in the source would split or end the option list.
+ */
+function optionString(options: MountOptions): string {
+  const source = options.source.replace(/[,\s\\]/g, '_').slice(0, MAX_SOURCE_LENGTH);
+  const flags = ['big_writes', 'max_write=131072', 'default_permissions', 'use_ino', 'hard_remove', 'attr_timeout=1', 'entry_timeout=1', 'negative_timeout=1'];
+  return [`bucketfs#${source}`, ...flags, ...(options.readOnly === true ? ['ro'] : [])].join(',');
+}
+
+/** fuse-native copies the whole option string into 1,024 bytes. */
+const MAX_SOURCE_LENGTH = 512;
+
+function timeouts(metadataMs: number): Record<string, number | false> {
+  return { default: metadataMs, ...Object.fromEntries(UNBOUNDED_OPS.map((op) => [op, false])) };
+}
+
+/** The mountinfo escapes (\040 for a space, …) undone. */
+function unescapeMountPath(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
+}
+
+export interface FuseMountInfo {
+  mountId: number;
+  mountpoint: string;
+  /** 'fuse', 'fuse.bucketfs', 'fuseblk'… */
+  fsType: string;
+  source: string;
+}
+
+/** The FUSE mounts of this process's mount namespace, from /proc/self/mountinfo. */
+export async function fuseMounts(): Promise<FuseMountInfo[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8');
+  const mounts: FuseMountInfo[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    const dash = fields.indexOf('-');
+    const fsType = fields[dash + 1] ?? '';
+    if (dash < 0 || !/^fuse(\.|blk$|$)/.test(fsType)) continue;
+    mounts.push({ mountId: Number(fields[0]), mountpoint: unescapeMountPath(fields[4] ?? ''), fsType, source: unescapeMountPath(fields[dash + 2] ?? '') });
+  }
+  return mounts;
+}
+
+/** The FUSE mount on exactly `mountpoint` (an absolute, resolved path), if any; the last one wins when stacked. */
+export async function fuseMountAt(mountpoint: string): Promise<FuseMountInfo | undefined> {
+  return (await fuseMounts()).filter((m) => m.mountpoint === mountpoint).at(-1);
+}
+
+/**
+ * fuse-native's unmount runs `fusermount -uz` and, if that fails, never
+ * releases its native mount, whose libuv handle then keeps the process alive
+ * for good. A mount that is already gone (`bucketfs unmount`, `umount` by
+ * hand) is not a failure here, so the native side is always released.
+ */
+const fusermountUnmount = Fuse.unmount;
+Fuse.unmount = (mnt: string, cb: (err: Error | null) => void) =>
+  fusermountUnmount(mnt, (err) => {
+    if (err === null) return cb(null);
+    fuseMountAt(mnt).then((still) => cb(still === undefined ? null : err), () => cb(err));
+  });
+
+type XattrOps = {
+  getxattr(path: string, name: string, position: number, cb: (err: number, value?: Buffer) => void): void;
+  listxattr(path: string, cb: (err: number, names?: string[]) => void): void;
+};
+
+/**
+ * fuse-native copies an xattr value (or name list) into the caller's buffer
+ * without checking that it fits, then replies with the full length: the
+ * kernel refuses that reply ("fuse: writing device: Invalid argument") and
+ * the caller gets EIO where it expects ERANGE — Python's os.getxattr, for
+ * one, tries a 128-byte buffer first. These two handlers are fuse-native's
+ * own with the size check added (size 0 asks for the length).
+ */
+class SizeCheckedFuse extends Fuse {
+  _op_getxattr(signal: Reply, path: string, name: string, valueBuf: Buffer, position: number): void {
+    (this.ops as XattrOps).getxattr(path, name, position, (err, value) => {
+      if (err !== 0 || value === undefined) return signal(err === 0 ? -osConstants.errno.ENODATA : err, valueBuf.buffer);
+      if (valueBuf.length > 0 && value.length > valueBuf.length) return signal(-osConstants.errno.ERANGE, valueBuf.buffer);
+      value.copy(valueBuf);
+      return signal(value.length, valueBuf.buffer);
+    });
+  }
+
+  _op_listxattr(signal: Reply, path: string, listBuf: Buffer): void {
+    (this.ops as XattrOps).listxattr(path, (err, names) => {
+      if (err !== 0 || names === undefined) return signal(err === 0 ? -osConstants.errno.EIO : err, listBuf.buffer);
+      const list = Buffer.from(names.map((n) => `${n}\0`).join(''));
+      if (listBuf.length === 0) return signal(list.length, listBuf.buffer);
+      if (list.length > listBuf.length) return signal(-osConstants.errno.ERANGE, listBuf.buffer);
+      list.copy(listBuf);
+      return signal(list.length, listBuf.buffer);
+    });
+  }
+}
+
+/**
+ * Mounts `fs` on `mountpoint` (an existing directory) and resolves once the
+ * kernel has sent INIT, i.e. the mount serves. Calls fs.init() first.
+ * The caller checks the mountpoint beforehand (mount-time failures from
+ * libfuse are terse: "fuse failed").
+ */
+export async function mountFileSystem(fs: FileSystem, mountpoint: string, options: MountOptions): Promise<MountedFileSystem> {
+  const log: Log = options.log ?? (() => undefined);
+  const operations = new Operations(fs, new OperationStats(), log);
+  await fs.init();
+  const fuseOptions = {
+    fsname: optionString(options),
+    subtype: 'bucketfs',
+    // A crash or kill -9 unmounts too: libfuse leaves a fusermount watcher behind.
+    autoUnmount: true,
+    // A stale mount (a daemon that died without auto_unmount) is cleared before mounting.
+    force: true,
+    mkdir: false,
+    allowOther: options.allowOther === true,
+    timeout: timeouts(options.metadataTimeoutMs ?? METADATA_TIMEOUT_MS),
+  };
+  const fuse = new SizeCheckedFuse(mountpoint, operations.table() as FuseOperations, fuseOptions as unknown as FuseOptions);
+  await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
+  let unmounting: Promise<void> | undefined;
+  return {
+    mountpoint,
+    stats: operations.stats,
+    drain: () => {
+      if (operations.state === 'serving') operations.state = 'draining';
+    },
+    unmount: () => {
+      operations.state = 'closed';
+      unmounting ??= new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())));
+      return unmounting;
+    },
+  };
+}

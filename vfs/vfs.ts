@@ -1,0 +1,304 @@
+/**
+ * The file system the FUSE adapter serves: POSIX operations over one bucket
+ * prefix, with the metadata cache (cache/metadata) for names and attributes
+ * and the data path (vfs/data) for file contents. This file wires the parts
+ * of vfs/namespace/ together and takes the locks; the parts do the work.
+ *
+ * Concurrency. Node runs one callback at a time, but every `await` lets
+ * another FUSE operation in. Per-path reader/writer locks (namespace/locks.ts)
+ * keep conflicting multi-step operations apart:
+ * - creating or removing a name (mkdir, create, symlink, unlink, rmdir) holds
+ *   its parent shared and the path exclusive: names in one directory change
+ *   in parallel, while a rename or rmdir of the directory itself waits;
+ * - rename holds both parents shared and both paths exclusive, and for a
+ *   directory also every open file below it, so no upload runs under an old
+ *   key while the tree moves;
+ * - attribute and xattr changes and truncate hold the path exclusive (they
+ *   read, modify and rewrite the whole metadata);
+ * - open holds the path shared (its HEAD must not race an unlink or rename);
+ *   flush, fsync and release hold the file's current path shared, so a
+ *   rename or unlink waits for an upload in progress, not the reverse;
+ * - lookups, getattr, readdir, readlink, getxattr, read and write take no
+ *   lock: the cache answers them, and concurrent misses share one request.
+ * Lock order: an operation asks for all its paths at once and PathLocks takes
+ * them in byte order of the paths, so no two operations wait on each other.
+ * Deeper operations inside a directory being renamed are not excluded: a
+ * directory rename is not atomic (docs/SEMANTICS.md).
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { Container } from '../drivers/storage.js';
+import { MetadataStore, type LogFn } from '../cache/metadata/store.js';
+import { ROOT, nameOf, parentOf } from '../cache/metadata/paths.js';
+import type { DataPath, DataPathHooks } from './data-contract.js';
+import { createDataPath } from './data/index.js';
+import { vfsError, type Attr, type FileSystem, type StatFs } from './types.js';
+import { toAttr } from './namespace/attrs.js';
+import { NamespaceContext, type NamespaceOptions } from './namespace/context.js';
+import { Entries } from './namespace/entries.js';
+import { Files } from './namespace/files.js';
+import { Lister } from './namespace/listing.js';
+import { exclusive, PathLocks, shared, type LockRequest } from './namespace/locks.js';
+import { Lookup } from './namespace/lookup.js';
+import { OpenFiles } from './namespace/open-files.js';
+import { Renamer } from './namespace/rename.js';
+import { Setattr } from './namespace/setattr.js';
+import { Xattrs } from './namespace/xattrs.js';
+
+export interface VfsOptions extends NamespaceOptions {
+  container: Container;
+  /** Key prefix of the mount inside the bucket: '' or ending in '/'. */
+  prefix: string;
+  /** Local cache directory (metadata.db, the data path's chunks and staging). */
+  cacheDir: string;
+  /** The data path; made with createDataPath when omitted. */
+  dataPath?: DataPath;
+  /** Names the remote in the cache (a cache made for another remote is wiped); default: backend, bucket and prefix. */
+  remote?: string;
+  log?: LogFn;
+  /** The clock (ms), for tests. */
+  now?: () => number;
+}
+
+/** readdir reads the cache this many children at a time, yielding in between. */
+const READDIR_PAGE = 1000;
+/** statfs: "plenty". fuse-native passes these through a Uint32Array, so they stay below 2^32. */
+const STATFS_PLENTY = 0xffffffff;
+const NAME_MAX = 255;
+
+interface Parts {
+  ctx: NamespaceContext;
+  lookup: Lookup;
+  lister: Lister;
+  entries: Entries;
+  files: Files;
+  setattr: Setattr;
+  xattrs: Xattrs;
+  renamer: Renamer;
+  dataPath: DataPath;
+}
+
+export async function createFileSystem(options: VfsOptions): Promise<Vfs> {
+  const vfs = new Vfs(options);
+  await vfs.init();
+  return vfs;
+}
+
+export class Vfs implements FileSystem {
+  private readonly locks = new PathLocks();
+  private readonly openFiles = new OpenFiles();
+  private parts: Parts | undefined;
+  private initializing: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: VfsOptions) {}
+
+  /** Opens the cache, finishes interrupted directory renames, then serves. Idempotent. */
+  init(): Promise<void> {
+    this.initializing ??= this.start();
+    return this.initializing;
+  }
+
+  private async start(): Promise<void> {
+    const { options } = this;
+    const log: LogFn = options.log ?? (() => undefined);
+    const container = options.container;
+    const remote = options.remote ?? `${container.driver.backend.label}/${container.name}/${options.prefix}`;
+    const store = MetadataStore.open({ dir: options.cacheDir, remote, log });
+    const ctx = new NamespaceContext(container, options.prefix, store, options, log, options.now ?? Date.now);
+    const hooks: DataPathHooks = { uploaded: (object) => this.p.files.uploaded(object) };
+    const dataPath = options.dataPath ?? createDataPath({ container, cacheDir: options.cacheDir, hooks, log });
+    const lookup = new Lookup(ctx);
+    const setattr = new Setattr(ctx, lookup, this.openFiles, dataPath);
+    const entries = new Entries(ctx, lookup, this.openFiles, dataPath);
+    this.parts = {
+      ctx, lookup, entries, setattr, dataPath,
+      lister: new Lister(ctx),
+      files: new Files(ctx, lookup, this.openFiles, dataPath),
+      xattrs: new Xattrs(ctx, setattr),
+      renamer: new Renamer(ctx, lookup, entries, setattr, this.openFiles, dataPath),
+    };
+    // Files created but never uploaded did not survive the previous run.
+    store.dropLocalOnly();
+    lookup.resetRoot();
+    const resumed = await this.parts.renamer.resumePending();
+    if (resumed > 0) log('info', `finished ${resumed} interrupted directory rename(s)`);
+  }
+
+  private get p(): Parts {
+    if (this.parts === undefined) throw vfsError('EIO', 'the file system is not initialised (call init())');
+    return this.parts;
+  }
+
+  /** The metadata cache (for the daemon's invalidate and status commands, and tests). */
+  get store(): MetadataStore {
+    return this.p.ctx.store;
+  }
+
+  /** Flushes every dirty file, then closes the data path and the cache. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.parts === undefined) return;
+      try {
+        await this.parts.dataPath.close();
+      } finally {
+        this.parts.ctx.store.close();
+      }
+    })();
+    return this.closing;
+  }
+
+  // ---- Reading the namespace (no locks) ----
+
+  async getattr(path: string): Promise<Attr> {
+    const { lookup, files, ctx } = this.p;
+    if (this.openFiles.get(path) !== undefined) {
+      const entry = ctx.store.get(path) ?? (await lookup.get(path));
+      return files.openAttr(path, entry) ?? toAttr(entry);
+    }
+    return toAttr(await lookup.get(path));
+  }
+
+  async readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }> {
+    const { lookup, lister, files, ctx } = this.p;
+    const dir = await lookup.getDir(path);
+    if (!ctx.isListed(dir)) await lister.refresh(path);
+    const names: string[] = [];
+    const attrs: Attr[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = ctx.store.childrenPage(path, after, READDIR_PAGE);
+      for (const child of page) {
+        names.push(nameOf(child.path));
+        attrs.push(files.openAttr(child.path, child) ?? toAttr(child));
+      }
+      if (page.length < READDIR_PAGE) break;
+      after = names[names.length - 1];
+      await yieldToEventLoop();
+    }
+    return { names, attrs };
+  }
+
+  readlink(path: string): Promise<string> {
+    return this.p.entries.readlink(path);
+  }
+
+  async access(path: string, _mode: number): Promise<void> {
+    // Permissions are the kernel's (default_permissions): only existence is checked here.
+    await this.p.lookup.get(path);
+  }
+
+  async statfs(_path: string): Promise<StatFs> {
+    const n = STATFS_PLENTY;
+    return { bsize: 4096, frsize: 4096, blocks: n, bfree: n, bavail: n, files: n, ffree: n, favail: n, namemax: NAME_MAX };
+  }
+
+  getxattr(path: string, name: string): Promise<Buffer> {
+    return this.p.xattrs.get(path, name);
+  }
+
+  listxattr(path: string): Promise<string[]> {
+    return this.p.xattrs.list(path);
+  }
+
+  // ---- Changing the namespace ----
+
+  mkdir(path: string, mode: number): Promise<void> {
+    return this.mutate(nameChange(path), () => this.p.entries.mkdir(path, mode));
+  }
+
+  rmdir(path: string): Promise<void> {
+    return this.mutate(nameChange(path), () => this.p.entries.rmdir(path));
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.mutate(nameChange(path), () => this.p.entries.unlink(path));
+  }
+
+  symlink(target: string, path: string): Promise<void> {
+    return this.mutate(nameChange(path), () => this.p.entries.symlink(target, path));
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    Renamer.checkPaths(from, to);
+    const below = this.openFiles.under(from).map((file) => exclusive(file.path));
+    return this.mutate([...nameChange(from), ...nameChange(to), ...below], () => this.p.renamer.rename(from, to));
+  }
+
+  async link(_existing: string, _path: string): Promise<void> {
+    throw vfsError('EPERM', 'hard links are not supported');
+  }
+
+  chmod(path: string, mode: number): Promise<void> {
+    return this.mutate([exclusive(path)], () => this.p.setattr.chmod(path, mode));
+  }
+
+  chown(path: string, uid: number, gid: number): Promise<void> {
+    return this.mutate([exclusive(path)], () => this.p.setattr.chown(path, uid, gid));
+  }
+
+  utimens(path: string, atimeNs: bigint | undefined, mtimeNs: bigint | undefined): Promise<void> {
+    return this.mutate([exclusive(path)], () => this.p.setattr.utimens(path, atimeNs, mtimeNs));
+  }
+
+  truncate(path: string, size: number): Promise<void> {
+    return this.mutate([exclusive(path)], () => this.p.files.truncate(path, size));
+  }
+
+  setxattr(path: string, name: string, value: Buffer, flags: number): Promise<void> {
+    return this.mutate([exclusive(path)], () => this.p.xattrs.set(path, name, value, flags));
+  }
+
+  removexattr(path: string, name: string): Promise<void> {
+    return this.mutate([exclusive(path)], () => this.p.xattrs.remove(path, name));
+  }
+
+  // ---- Open files ----
+
+  open(path: string, flags: number): Promise<number> {
+    return this.locks.with([shared(path)], () => this.p.files.open(path, flags));
+  }
+
+  create(path: string, mode: number, flags: number): Promise<number> {
+    return this.locks.with(nameChange(path), () => this.p.files.create(path, mode, flags));
+  }
+
+  read(_path: string, fh: number, buffer: Buffer, length: number, position: number): Promise<number> {
+    return this.p.files.read(fh, buffer, length, position);
+  }
+
+  write(_path: string, fh: number, buffer: Buffer, length: number, position: number): Promise<number> {
+    return this.p.files.write(fh, buffer, length, position);
+  }
+
+  ftruncate(_path: string, fh: number, size: number): Promise<void> {
+    return this.p.files.ftruncate(fh, size);
+  }
+
+  flush(path: string, fh: number): Promise<void> {
+    return this.locks.with([shared(this.pathOf(fh, path))], () => this.p.files.flush(fh));
+  }
+
+  fsync(path: string, fh: number, _datasync: boolean): Promise<void> {
+    return this.locks.with([shared(this.pathOf(fh, path))], () => this.p.files.fsync(fh));
+  }
+
+  release(path: string, fh: number): Promise<void> {
+    return this.locks.with([shared(this.pathOf(fh, path))], () => this.p.files.release(fh));
+  }
+
+  /** The path a handle's file has now (it may have been renamed since the kernel named it). */
+  private pathOf(fh: number, given: string): string {
+    return this.openFiles.handle(fh)?.path ?? given;
+  }
+
+  private mutate<T>(locks: LockRequest[], work: () => Promise<T>): Promise<T> {
+    if (this.p.ctx.options.readOnly) return Promise.reject(vfsError('EROFS', 'the file system is mounted read-only'));
+    return this.locks.with(locks, work);
+  }
+}
+
+/** Locks for adding or removing the name `path`: its directory shared, the name exclusive. */
+function nameChange(path: string): LockRequest[] {
+  return path === ROOT ? [exclusive(path)] : [shared(parentOf(path)), exclusive(path)];
+}
+
