@@ -27,20 +27,32 @@ function checkNumbers(args: unknown): true {
   return true;
 }
 
+/** The defaults of every mount option; `bucketfs demo` mounts with them too. */
+export const MOUNT_DEFAULTS = {
+  attrTtl: 30,
+  dirTtl: 30,
+  negativeTtl: 5,
+  fileMode: 0o644,
+  dirMode: 0o755,
+  exactAttrs: false,
+  allowOther: false,
+  readOnly: false,
+} as const;
+
 function options(yargs: Argv) {
   const owner = (id: number | undefined) => id ?? 0;
   return withLocation(withLocation(yargs, 'remote', 'Remote URL of the bucket (and prefix) to mount'), 'mountpoint', 'An existing, empty directory')
     .option('cache-dir', { type: 'string', describe: 'Cache directory (default: $XDG_CACHE_HOME/bucketfs/<hash of REMOTE>)' })
-    .option('attr-ttl', { type: 'number', default: 30, describe: 'Seconds cached attributes are trusted before a lookup asks the bucket again' })
-    .option('dir-ttl', { type: 'number', default: 30, describe: 'Seconds a directory listing stays fresh' })
-    .option('negative-ttl', { type: 'number', default: 5, describe: 'Seconds a "does not exist" answer is cached' })
+    .option('attr-ttl', { type: 'number', default: MOUNT_DEFAULTS.attrTtl, describe: 'Seconds cached attributes are trusted before a lookup asks the bucket again' })
+    .option('dir-ttl', { type: 'number', default: MOUNT_DEFAULTS.dirTtl, describe: 'Seconds a directory listing stays fresh' })
+    .option('negative-ttl', { type: 'number', default: MOUNT_DEFAULTS.negativeTtl, describe: 'Seconds a "does not exist" answer is cached' })
     .option('uid', { type: 'number', default: owner(process.getuid?.()), describe: 'Owner of files without stored attributes' })
     .option('gid', { type: 'number', default: owner(process.getgid?.()), describe: 'Group of files without stored attributes' })
     .option('file-mode', { type: 'string', default: '644', describe: 'Mode (octal) of files without stored attributes', coerce: parseMode })
     .option('dir-mode', { type: 'string', default: '755', describe: 'Mode (octal) of directories without stored attributes', coerce: parseMode })
-    .option('exact-attrs', { type: 'boolean', default: false, describe: 'Listings also read each object\'s stored attributes (for trees written by s3fs, rclone…; one HEAD per entry)' })
-    .option('allow-other', { type: 'boolean', default: false, describe: 'Let other users use the mount (non-root needs user_allow_other in /etc/fuse.conf)' })
-    .option('read-only', { type: 'boolean', default: false, describe: 'Mount read-only' })
+    .option('exact-attrs', { type: 'boolean', default: MOUNT_DEFAULTS.exactAttrs, describe: 'Listings also read each object\'s stored attributes (for trees written by s3fs, rclone…; one HEAD per entry)' })
+    .option('allow-other', { type: 'boolean', default: MOUNT_DEFAULTS.allowOther, describe: 'Let other users use the mount (non-root needs user_allow_other in /etc/fuse.conf)' })
+    .option('read-only', { type: 'boolean', default: MOUNT_DEFAULTS.readOnly, describe: 'Mount read-only' })
     .check(checkNumbers);
 }
 
