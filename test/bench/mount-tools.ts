@@ -11,7 +11,7 @@
  * mount with a synchronous call, so a hung file system cannot hang it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,11 +42,17 @@ const READY_TIMEOUT_MS = 60_000;
 /** A bucketfs daemon flushes on SIGTERM; nothing is pending when the benchmark stops it, so this is only a safety net. */
 const STOP_TIMEOUT_MS = 120_000;
 
-/** Mounts still up, for the synchronous clean-up on SIGINT/SIGTERM or exit. */
-const live = new Set<{ dir: string; pid?: number }>();
+interface LiveMount {
+  dir: string;
+  pid: number | undefined;
+  stop(): Promise<void>;
+}
 
-/** Kills every tool still running and detaches its mount; synchronous, for signal handlers. */
-export function stopAllNow(): void {
+/** Mounts still up, for the clean-up of an interrupted run or of the process's exit. */
+const live = new Set<LiveMount>();
+
+/** Kills every tool still running and detaches its mount; synchronous, for the process's exit. */
+export function killAllNow(): void {
   for (const m of live) {
     if (m.pid !== undefined) {
       try {
@@ -59,7 +65,27 @@ export function stopAllNow(): void {
   }
   live.clear();
 }
-process.once('exit', stopAllNow);
+process.once('exit', killAllNow);
+
+/** For an interrupted run: kills every tool still running, then lets each remove its temp dirs. */
+export async function stopAll(): Promise<void> {
+  const mounts = [...live];
+  killAllNow();
+  await Promise.all(mounts.map((m) => m.stop().catch(() => undefined)));
+}
+
+/** The process whose arguments include `arg` exactly (a unique temp path), from /proc. */
+function pidWithArgument(arg: string): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(join('/proc', name, 'cmdline'), 'utf8').split('\0').includes(arg)) return Number(name);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
 
 /** The checkout: the first directory above this module holding bin/bucketfs.js (this module runs from test/ or dist/test/). */
 function checkoutRoot(): string {
@@ -106,20 +132,20 @@ async function startChild(spec: ChildSpec): Promise<ToolMount> {
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (output += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (output += d));
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const entry = child.pid === undefined ? { dir: spec.dir } : { dir: spec.dir, pid: child.pid };
-  live.add(entry);
   let down: Promise<void> | undefined;
   const stop = () =>
     (down ??= (async () => {
       if (spec.stopBy === 'SIGTERM') child.kill('SIGTERM');
       else if (await isMounted(spec.dir)) await sh(`fusermount -u -- '${spec.dir}'`);
-      const stopped = await Promise.race([exited.then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
-      if (!stopped) child.kill('SIGKILL');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
       await exited;
+      clearTimeout(timer);
       if (await isMounted(spec.dir)) await sh(`fusermount -uz -- '${spec.dir}'`);
       live.delete(entry);
       await rm(spec.scratch, { recursive: true, force: true });
     })());
+  const entry: LiveMount = { dir: spec.dir, pid: child.pid, stop };
+  live.add(entry);
   try {
     await waitReady(spec, child, () => output);
   } catch (e) {
@@ -227,12 +253,13 @@ export function s3fsTool(server: S3Server, bucket: string): FuseTool {
       const teardowns = new Teardowns();
       try {
         const m = await s3fsMount(teardowns as unknown as Test, server, bucket);
-        const entry = { dir: m.dir };
-        live.add(entry);
         const stop = async () => {
           await teardowns.run();
           live.delete(entry);
         };
+        // s3fsMount keeps the process to itself; an interrupted run must still be able to kill it.
+        const entry: LiveMount = { dir: m.dir, pid: pidWithArgument(m.dir), stop };
+        live.add(entry);
         return { dir: m.dir, output: m.output, stop };
       } catch (e) {
         await teardowns.run();

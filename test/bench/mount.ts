@@ -22,7 +22,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { onPath, type S3Server } from '../servers/common.js';
-import { bucketfsTool, rcloneTool, s3fsTool, stopAllNow, type BucketfsOptions, type FuseTool } from './mount-tools.js';
+import { bucketfsTool, rcloneTool, s3fsTool, stopAll, type BucketfsOptions, type FuseTool } from './mount-tools.js';
 import { formatRequests, formatSummary, summariseResults, TARGETS, type Failure, type Result } from './mount-report.js';
 import { ALL_WORKLOADS, type BenchContext, type RawVariant, type Timing, type Workload } from './mount-workloads.js';
 import { RawSdkClient } from './raw-sdk.js';
@@ -41,6 +41,8 @@ const CPU_PROFILE = process.env['BENCH_CPU_PROFILE'] === '1';
 const DAEMON_LOGS = process.env['BENCH_DAEMON_LOGS'] === '1';
 /** tmpfs: the source files cost every tool the same to read, and no disk noise enters the numbers. */
 const SCRATCH_ROOT = '/dev/shm';
+/** After SIGINT/SIGTERM, how long killed tools get to leave before the process exits anyway. */
+const SIGNAL_CLEANUP_MS = 15_000;
 
 type Contender = { kind: 'tool'; tool: FuseTool } | { kind: 'raw'; variant: RawVariant };
 
@@ -93,7 +95,7 @@ async function setUp(setup: Partial<Setup>, startedAt: Date): Promise<Setup> {
 }
 
 async function tearDown(setup: Partial<Setup>): Promise<void> {
-  stopAllNow();
+  await stopAll();
   if (setup.raw !== undefined) {
     const raw = setup.raw;
     await raw.list('').then((all) => raw.remove(all.map((o) => o.key))).then(() => raw.deleteBucket()).catch((e: unknown) => console.error('cleaning the bucket failed:', e));
@@ -186,11 +188,16 @@ async function main(): Promise<void> {
   const loadStart = loadLine();
   console.log(`load average at start: ${loadStart} (${cpus().length} cores)`);
   const setup: Partial<Setup> = {};
-  // Synchronous: mounts, children and the tmpfs scratch go even if the process is ending now.
+  // Tools are killed at once; their temp dirs and the tmpfs scratch go before the exit (the private RGW stops at exit).
+  let interrupted = false;
   const stopOnSignal = () => {
-    stopAllNow();
-    if (setup.ctx !== undefined) rmSync(setup.ctx.scratch, { recursive: true, force: true });
-    process.exit(130);
+    if (interrupted) return;
+    interrupted = true;
+    setTimeout(() => process.exit(130), SIGNAL_CLEANUP_MS);
+    void stopAll().finally(() => {
+      if (setup.ctx !== undefined) rmSync(setup.ctx.scratch, { recursive: true, force: true });
+      process.exit(130);
+    });
   };
   process.on('SIGINT', stopOnSignal).on('SIGTERM', stopOnSignal);
   try {
