@@ -19,6 +19,9 @@ PACKAGES=(
   # Plain tools the mount scenario tests drive (rsync, sqlite3, setfattr, fio,
   # script for a pseudo-terminal, git).
   rsync sqlite3 attr fio bsdutils git tar
+  # Operating the daemon (test/daemon): systemd-analyze and systemd-notify,
+  # mount(8) and unshare for the fstab test, pgrep, curl for the metrics.
+  systemd util-linux mount procps curl
 )
 
 LOG="${TMPDIR:-/tmp}/bucketfs-install-system-packages.log"

@@ -1,104 +1,155 @@
 /**
- * The chunk store: clean bytes of objects, cut into fixed-size chunks and
- * kept on local disk in `<cacheDir>/chunks/`, bounded in bytes with LRU
- * eviction. A chunk is named by (object key, etag, chunk index), so a changed
- * object can never be served from chunks of its earlier version; each chunk
- * file checks its own length when read back (a short or missing file is
- * fetched again). Concurrent requests for one chunk share one fetch.
+ * The chunk store: clean bytes of objects, cut into fixed-size chunks, kept
+ * in memory while fresh and on local disk in `<cacheDir>/chunks/`, bounded in
+ * bytes with LRU eviction. A chunk is named by (object key, etag, chunk
+ * index), so a changed object can never be served from chunks of its earlier
+ * version; each chunk file carries a CRC-32 trailer (chunks/chunk-file.ts)
+ * checked on its first read after a restart, so a torn file is fetched again,
+ * never served. Concurrent requests for one chunk share one fetch.
+ *
+ * Where a chunk slice is served from, in order: the memory LRU (fresh
+ * fetches, bounded by a share of the memory limit), a chunk whose file is
+ * still being written, the chunk file through a cache of open file handles,
+ * and only then the bucket. A fetched chunk is handed to its readers at once;
+ * its file is written in the background (new fetches wait when too many
+ * bytes are waiting for the disk).
  *
  * The store does not talk to a bucket itself: the caller hands it a `fetch`
  * function (cache/ takes only types from drivers/). It never holds dirty
- * data: what is written through the mount lives in staging files.
+ * data, but dirty data counts against the same disk bound:
+ *
+ *   await store.reserveDirty(n)  before n bytes of dirty data land on the
+ *                                cache disk: evicts clean chunks to make room,
+ *                                waits while dirty data alone would exceed
+ *                                the bound (never when nothing is reserved);
+ *   store.releaseDirty(n)        once those bytes are uploaded or deleted;
+ *   store.stats()                bytes/chunks/dirtyBytes/hits/misses/evictions…
  *
  * Concurrency: no locks. `inflight` maps a chunk id to the one fetch in
- * progress; a chunk file appears only by rename of a complete temp file, and
- * an evicted file that a reader still has open stays readable (unlink), while
- * a reader that finds it gone fetches it again.
+ * progress; file writes and unlinks of one id are chained (`fileOps`) so an
+ * unlink never races the write it follows.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
+import { fileBytes, readFully, readVerified, writeChunkFile } from './chunks/chunk-file.js';
+import { BufferPool } from './chunks/buffers.js';
+import { DiskBound } from './chunks/disk-bound.js';
+import { OpenChunkFiles } from './chunks/open-files.js';
+import { splitStream } from './chunks/split.js';
+
+import {
+  DEFAULT_CACHE_BYTES,
+  DEFAULT_CHUNK_SIZE,
+  DEFAULT_MEMORY_BYTES,
+  type ChunkFetcher,
+  type ChunkSource,
+  type ChunkStats,
+  type ChunkStoreOptions,
+  type ChunkStreamFetcher,
+  type LogFn,
+} from './chunks/options.js';
+
+export * from './chunks/options.js';
 
 const MiB = 1024 * 1024;
 
+/** Open chunk files kept (reopening a file per 128 KiB read cost more than the read). */
+const OPEN_FILES = 256;
+
+/** Chunk buffers kept for reuse. */
+const SPARE_BUFFERS = 4;
+
+/** Most chunks one readahead GET spans (256 MiB at the default size). */
+const MAX_RUN = 32;
+
 /**
- * 8 MiB chunks: one GET per chunk stays well above S3's per-request overhead
- * (~20–50 ms), while a random 4 KiB read still fetches at most 8 MiB. It is
- * also the multipart part size, so a chunk maps onto a part. (To be tuned.)
+ * How far readahead may run ahead of a sequential reader. Chunks fetched
+ * ahead are written to the cache disk (the memory they take is the write
+ * backlog's), so this bounds the bytes fetched in vain when a reader stops,
+ * not memory; it is also kept to a quarter of the disk bound, so readahead
+ * never evicts the chunks it fetched before they are read.
  */
-export const DEFAULT_CHUNK_SIZE = 8 * MiB;
-
-/** 1 GiB of clean chunks on disk unless the mount says otherwise. */
-export const DEFAULT_CACHE_BYTES = 1024 * MiB;
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type LogFn = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
-
-/** One version of one object: what chunks are cut from. */
-export interface ChunkSource {
-  key: string;
-  etag: string;
-  size: number;
-}
-
-/** Fetches the bytes [start, end) of exactly `source`'s version (failing if the object changed). */
-export type ChunkFetcher = (source: ChunkSource, range: { start: number; end: number }) => Promise<Buffer>;
-
-export interface ChunkStoreOptions {
-  cacheDir: string;
-  fetch: ChunkFetcher;
-  chunkSize?: number;
-  maxBytes?: number;
-  log?: LogFn;
-}
-
-export interface ChunkStats {
-  /** Chunk slices served from a file on disk. */
-  hits: number;
-  /** Chunk fetches started (one per chunk, however many readers waited). */
-  fetches: number;
-  /** Chunk files that failed their length check. */
-  corrupt: number;
-}
+const READAHEAD_BYTES = 256 * MiB;
 
 const keyHash = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 32);
 const etagHash = (etag: string) => createHash('sha256').update(etag).digest('hex').slice(0, 16);
 const CHUNK_NAME = /^[0-9a-f]{32}-[0-9a-f]{16}-\d+$/;
 
+type Counters = Pick<ChunkStats, 'hits' | 'misses' | 'fetches' | 'requests' | 'bytesFetched' | 'corrupt'>;
+
 export class ChunkStore {
   readonly dir: string;
   readonly chunkSize: number;
-  readonly stats: ChunkStats = { hits: 0, fetches: 0, corrupt: 0 };
+  readonly maxBytes: number;
+  /** Chunks a readahead may request ahead of its reader. */
+  readonly maxReadahead: number;
+  private readonly counters: Counters = { hits: 0, misses: 0, fetches: 0, requests: 0, bytesFetched: 0, corrupt: 0 };
   private readonly fetcher: ChunkFetcher;
+  private readonly streamer: ChunkStreamFetcher | undefined;
   private readonly log: LogFn;
-  /** Chunk id → its length in bytes; disposing an entry deletes its file. */
-  private readonly lru: LRUCache<string, number>;
+  /** Clean chunk files (LRU) and reserved dirty bytes within the disk bound; dropping a chunk deletes its file. */
+  private readonly disk: DiskBound;
+  /** Fresh chunks by id, served without touching the disk. */
+  private readonly memory: LRUCache<string, Buffer>;
+  private readonly files: OpenChunkFiles;
+  /** Files taken over from an earlier run, not checked yet. */
+  private readonly unverified = new Set<string>();
   private readonly inflight = new Map<string, Promise<Buffer>>();
-  /** Unlinks in progress: a new file of the same id is renamed in only after them. */
-  private readonly unlinking = new Map<string, Promise<void>>();
+  /** Chunks whose file is being written, readable meanwhile. */
+  private readonly writing = new Map<string, Buffer>();
+  private writingBytes = 0;
+  private readonly writeBacklog: number;
+  private readonly fileOps = new Map<string, Promise<void>>();
+  /** Chunk buffers of readahead runs, reused once out of memory and written. */
+  private readonly buffers: BufferPool;
   private closed = false;
 
   constructor(options: ChunkStoreOptions) {
     this.dir = join(options.cacheDir, 'chunks');
     this.chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+    this.maxBytes = Math.max(1, options.maxBytes ?? DEFAULT_CACHE_BYTES);
+    const memoryBytes = Math.max(this.chunkSize, options.memoryBytes ?? DEFAULT_MEMORY_BYTES);
+    this.maxReadahead = Math.max(1, Math.floor(Math.min(READAHEAD_BYTES, this.maxBytes / 4) / this.chunkSize));
+    this.writeBacklog = Math.max(this.chunkSize, Math.floor(memoryBytes / 4));
     this.fetcher = options.fetch;
+    this.streamer = options.stream;
+    this.buffers = new BufferPool(this.chunkSize, SPARE_BUFFERS);
     this.log = options.log ?? (() => undefined);
-    this.lru = new LRUCache<string, number>({
-      maxSize: Math.max(1, options.maxBytes ?? DEFAULT_CACHE_BYTES),
-      sizeCalculation: (length) => Math.max(1, length),
-      dispose: (_length, id, reason) => {
-        if (reason === 'evict' || reason === 'delete') this.unlink(id);
+    this.disk = new DiskBound(this.maxBytes, (id) => this.forgetFile(id));
+    this.memory = new LRUCache<string, Buffer>({
+      maxSize: Math.max(1, Math.floor(memoryBytes / 4)),
+      sizeCalculation: (chunk) => Math.max(1, chunk.length),
+      dispose: (chunk, id) => {
+        if (this.writing.get(id) !== chunk) this.buffers.recycle(chunk);
       },
     });
+    this.files = new OpenChunkFiles(this.dir, OPEN_FILES);
   }
 
-  /** Bytes of chunk files the store accounts for. */
+  /** Bytes on the cache disk the store accounts for: clean chunk files plus reserved dirty bytes. */
   get bytes(): number {
-    return this.lru.calculatedSize;
+    return this.disk.bytes;
   }
 
-  /** Creates the directory and takes over chunk files of an earlier run (oldest first), within the bound. */
+  get dirtyBytes(): number {
+    return this.disk.dirtyBytes;
+  }
+
+  stats(): ChunkStats {
+    return {
+      ...this.counters,
+      bytes: this.bytes,
+      limitBytes: this.maxBytes,
+      dirtyBytes: this.disk.dirtyBytes,
+      chunks: this.disk.chunks,
+      evictions: this.disk.evictions,
+      memoryBytes: this.memory.calculatedSize + this.writingBytes,
+    };
+  }
+
+  /** Creates the directory and takes over chunk files of an earlier run (oldest first, checked on first read), within the bound. */
   async open(): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const found: { id: string; size: number; mtimeMs: number }[] = [];
@@ -112,15 +163,20 @@ export class ChunkStore {
       if (info?.isFile()) found.push({ id: name, size: info.size, mtimeMs: info.mtimeMs });
     }
     found.sort((a, b) => a.mtimeMs - b.mtimeMs);
-    for (const chunk of found) this.remember(chunk.id, chunk.size);
+    for (const chunk of found) {
+      this.unverified.add(chunk.id);
+      if (!this.disk.admit(chunk.id, chunk.size)) this.forgetFile(chunk.id);
+    }
   }
 
   /** Fills `into[offset…]` with the bytes [start, end) of `source` (end ≤ source.size). */
   async read(source: ChunkSource, start: number, end: number, into: Buffer, offset: number): Promise<void> {
     if (end <= start) return;
     const size = this.chunkSize;
+    const first = Math.floor(start / size);
+    if ((first + 1) * size >= end) return this.readSlice(source, first, start - first * size, end - first * size, into, offset);
     const reads: Promise<void>[] = [];
-    for (let index = Math.floor(start / size); index * size < end; index++) {
+    for (let index = first; index * size < end; index++) {
       const from = Math.max(start, index * size);
       const to = Math.min(end, (index + 1) * size);
       reads.push(this.readSlice(source, index, from - index * size, to - index * size, into, offset + from - start));
@@ -128,28 +184,72 @@ export class ChunkStore {
     await Promise.all(reads);
   }
 
-  /** Starts fetching a chunk in the background unless it is on disk or on its way; errors are only logged. */
-  prefetch(source: ChunkSource, index: number): void {
-    if (this.closed || index * this.chunkSize >= source.size) return;
+  /** True when chunk `index` of `source` needs no fetch (in memory, on disk or on its way). */
+  has(source: ChunkSource, index: number): boolean {
     const id = this.idOf(source, index);
-    if (this.inflight.has(id) || this.lru.has(id)) return;
-    this.fetch(source, index, id).catch((error: unknown) => {
-      this.log('debug', 'readahead failed', { key: source.key, index, error: String(error) });
-    });
+    return this.inflight.has(id) || this.memory.has(id) || this.writing.has(id) || this.disk.has(id);
+  }
+
+  /**
+   * Starts fetching chunks in the background, except those cached or on
+   * their way; consecutive ones go as runs of up to MAX_RUN chunks per GET.
+   * Errors are only logged (a reader asking for the chunk fetches it again).
+   */
+  prefetch(source: ChunkSource, indexes: number[]): void {
+    const wanted = indexes.filter((index) => index >= 0 && index * this.chunkSize < source.size && !this.has(source, index));
+    if (this.closed || wanted.length === 0) return;
+    let first = wanted[0] as number;
+    let count = 1;
+    for (const index of [...wanted.slice(1), -1]) {
+      if (index === first + count && count < MAX_RUN) {
+        count++;
+        continue;
+      }
+      this.fetchRun(source, first, count);
+      first = index;
+      count = 1;
+    }
   }
 
   /** Drops every chunk of `key` (all versions); returns how many. */
   invalidate(key: string): number {
     const prefix = `${keyHash(key)}-`;
-    const ids = [...this.lru.keys()].filter((id) => id.startsWith(prefix));
-    for (const id of ids) this.lru.delete(id);
-    return ids.length;
+    const ids = new Set([...this.disk.keys(), ...this.memory.keys(), ...this.writing.keys()].filter((id) => id.startsWith(prefix)));
+    for (const id of ids) {
+      this.memory.delete(id);
+      this.writing.delete(id);
+      this.disk.delete(id);
+    }
+    return ids.size;
   }
 
-  /** Waits for fetches in flight; chunk files stay for the next run. Idempotent. */
+  /**
+   * Accounts for `bytes` of dirty data about to land on the cache disk:
+   * evicts clean chunks to make room, and waits while dirty data alone would
+   * pass the bound (a reservation made when nothing else is reserved always
+   * goes through, so one writer larger than the bound is never stuck).
+   */
+  reserveDirty(bytes: number): Promise<void> {
+    return this.disk.reserveDirty(bytes);
+  }
+
+  /** Returns dirty bytes reserved earlier (uploaded, deleted or truncated away); wakes waiting writers. */
+  releaseDirty(bytes: number): void {
+    this.disk.releaseDirty(bytes);
+  }
+
+  /** Resolves once no fetch and no chunk file write or unlink is in progress. */
+  async idle(): Promise<void> {
+    while (this.inflight.size > 0 || this.fileOps.size > 0) {
+      await Promise.allSettled([...this.inflight.values(), ...this.fileOps.values()]);
+    }
+  }
+
+  /** Waits for fetches and file writes in flight and closes open files; chunk files stay for the next run. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled([...this.inflight.values(), ...this.unlinking.values()]);
+    await this.idle();
+    await this.files.closeAll();
   }
 
   /** The length chunk `index` of `source` must have. */
@@ -161,98 +261,187 @@ export class ChunkStore {
     return `${keyHash(source.key)}-${etagHash(source.etag)}-${index}`;
   }
 
-  private pathOf(id: string): string {
-    return join(this.dir, id);
-  }
 
   private async readSlice(source: ChunkSource, index: number, from: number, to: number, into: Buffer, offset: number): Promise<void> {
     const id = this.idOf(source, index);
-    const pending = this.inflight.get(id);
-    if (pending === undefined && this.lru.get(id) !== undefined) {
-      if (await this.readFile(id, this.chunkLength(source, index), from, to, into, offset)) return;
+    const fresh = this.memory.get(id) ?? this.writing.get(id);
+    if (fresh !== undefined) {
+      this.disk.touch(id); // keeps the file's LRU position in step with its use
+      fresh.copy(into, offset, from, to);
+      this.counters.hits++;
+      return;
     }
-    const chunk = await (this.inflight.get(id) ?? this.fetch(source, index, id));
+    if (!this.inflight.has(id) && this.disk.touch(id)) {
+      if (await this.readFile(id, this.chunkLength(source, index), from, to, into, offset)) {
+        this.counters.hits++;
+        return;
+      }
+    }
+    this.counters.misses++;
+    const chunk = await this.fetchOrJoin(source, index, id);
     chunk.copy(into, offset, from, to);
   }
 
-  /** Reads [from, to) of a chunk file; false when the file is missing or has the wrong length. */
-  private async readFile(id: string, length: number, from: number, to: number, into: Buffer, offset: number): Promise<boolean> {
-    let handle;
+  /** Joins the fetch in flight for the chunk, or starts one; a joined fetch that failed (a readahead run cut short…) is tried once more alone. */
+  private async fetchOrJoin(source: ChunkSource, index: number, id: string): Promise<Buffer> {
+    const pending = this.inflight.get(id);
+    if (pending === undefined) return this.fetch(source, index, id);
     try {
-      handle = await open(this.pathOf(id), 'r');
+      return await pending;
     } catch {
-      this.lru.delete(id);
-      return false;
-    }
-    try {
-      if ((await handle.stat()).size !== length) {
-        this.stats.corrupt++;
-        this.log('warn', 'chunk file has the wrong length; fetching it again', { id });
-        this.lru.delete(id);
-        return false;
-      }
-      let done = 0;
-      while (done < to - from) {
-        const { bytesRead } = await handle.read(into, offset + done, to - from - done, from + done);
-        if (bytesRead === 0) return false;
-        done += bytesRead;
-      }
-      this.stats.hits++;
-      return true;
-    } finally {
-      await handle.close();
+      return this.fetch(source, index, id);
     }
   }
 
-  /** One fetch per chunk id at a time; the chunk is stored, then handed to every waiter. */
+  /** Reads [from, to) of a chunk file; false (and the file dropped) when it is missing, torn or unreadable. */
+  private async readFile(id: string, length: number, from: number, to: number, into: Buffer, offset: number): Promise<boolean> {
+    const opening = this.files.get(id);
+    const handle = await opening;
+    if (handle === undefined) {
+      this.disk.delete(id);
+      return false;
+    }
+    try {
+      if (this.unverified.has(id)) return await this.readFirst(id, handle, length, from, to, into, offset);
+      if (await readFully(handle, into, offset, to - from, from)) return true;
+      this.counters.corrupt++;
+    } catch (error) {
+      // A handle closed by an eviction under this read is no fault of the file.
+      this.log('debug', 'could not read a chunk file; fetching it again', { id, error: String(error) });
+    }
+    if (this.files.isCurrent(id, opening)) this.disk.delete(id);
+    return false;
+  }
+
+  /** The first read of a file from an earlier run checks it whole; a bad one is counted, dropped and fetched again. */
+  private async readFirst(id: string, handle: FileHandle, length: number, from: number, to: number, into: Buffer, offset: number): Promise<boolean> {
+    const chunk = await readVerified(handle, length);
+    if (chunk === undefined) {
+      this.counters.corrupt++;
+      this.log('warn', 'chunk file failed its checksum (torn by a crash?); fetching it again', { id });
+      this.disk.delete(id);
+      return false;
+    }
+    this.unverified.delete(id);
+    this.memory.set(id, chunk);
+    chunk.copy(into, offset, from, to);
+    return true;
+  }
+
+  /** One fetch per chunk id at a time; the chunk goes to every waiter at once and to disk in the background. */
   private fetch(source: ChunkSource, index: number, id: string): Promise<Buffer> {
     const existing = this.inflight.get(id);
     if (existing !== undefined) return existing;
     const start = index * this.chunkSize;
     const length = this.chunkLength(source, index);
-    this.stats.fetches++;
-    const fetching = (async () => {
+    this.counters.fetches++;
+    return this.track(id, (async () => {
+      await this.backlogRoom();
+      this.counters.requests++;
       const chunk = await this.fetcher(source, { start, end: start + length });
       if (chunk.length !== length) {
         throw new Error(`short read of ${source.key} [${start}, ${start + length}): got ${chunk.length} bytes`);
       }
-      await this.store(id, chunk);
+      this.landed(id, chunk);
       return chunk;
-    })();
+    })());
+  }
+
+  /** Fetches `count` consecutive chunks with one streamed GET; each chunk's waiters go on as soon as it is complete. */
+  private fetchRun(source: ChunkSource, first: number, count: number): void {
+    const streamer = this.streamer;
+    const log = (error: unknown) => this.log('debug', 'readahead failed', { key: source.key, first, count, error: String(error) });
+    if (streamer === undefined || count === 1) {
+      for (let index = first; index < first + count; index++) this.fetch(source, index, this.idOf(source, index)).catch(log);
+      return;
+    }
+    const runs = Array.from({ length: count }, (_, k) => {
+      const id = this.idOf(source, first + k);
+      let resolve: (chunk: Buffer) => void = () => undefined;
+      let reject: (error: unknown) => void = () => undefined;
+      const promise = new Promise<Buffer>((res, rej) => ((resolve = res), (reject = rej)));
+      promise.catch(() => undefined); // a chunk nobody waits for must not be an unhandled rejection
+      this.track(id, promise);
+      return { id, resolve, reject, length: this.chunkLength(source, first + k) };
+    });
+    this.counters.fetches += count;
+    let done = 0;
+    const start = first * this.chunkSize;
+    void (async () => {
+      await this.backlogRoom();
+      this.counters.requests++;
+      const body = await streamer(source, { start, end: start + runs.reduce((sum, r) => sum + r.length, 0) });
+      const lengths = runs.map((r) => r.length);
+      await splitStream(body, lengths, (length) => this.buffers.allocate(length), async (k, chunk) => {
+        const run = runs[k] as (typeof runs)[number];
+        this.landed(run.id, chunk);
+        run.resolve(chunk);
+        done = k + 1;
+        if (done < runs.length) await this.backlogRoom(); // the cache disk sets the pace
+      });
+    })().catch((error: unknown) => {
+      for (const run of runs.slice(done)) run.reject(error);
+      log(error);
+    });
+  }
+
+  private track(id: string, fetching: Promise<Buffer>): Promise<Buffer> {
     this.inflight.set(id, fetching);
-    const forget = () => this.inflight.delete(id);
+    const forget = () => {
+      if (this.inflight.get(id) === fetching) this.inflight.delete(id);
+    };
     fetching.then(forget, forget);
     return fetching;
   }
 
-  /** Writes a chunk file (temp name, then rename); a failure (full disk…) only costs the caching. */
-  private async store(id: string, chunk: Buffer): Promise<void> {
-    if (this.closed) return;
-    const path = this.pathOf(id);
-    const temp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
-    try {
-      await writeFile(temp, chunk, { flag: 'wx', mode: 0o600 });
-      await this.unlinking.get(id);
-      await rename(temp, path);
-      this.remember(id, chunk.length);
-    } catch (error) {
-      await rm(temp, { force: true });
-      this.log('warn', 'could not store a chunk in the cache', { id, error: String(error) });
+  /** A fetched chunk: counted, kept in memory, written to disk in the background. */
+  private landed(id: string, chunk: Buffer): void {
+    this.counters.bytesFetched += chunk.length;
+    this.memory.set(id, chunk);
+    this.persist(id, chunk);
+  }
+
+  /** Waits while more bytes wait for the disk than the backlog allows (the network outran the cache disk). */
+  private async backlogRoom(): Promise<void> {
+    while (this.writingBytes >= this.writeBacklog && this.writing.size > 0) {
+      await Promise.race([...this.fileOps.values()]);
     }
   }
 
-  /** Accounts for a chunk file; one bigger than the whole bound is not kept. */
-  private remember(id: string, length: number): void {
-    this.lru.set(id, length);
-    if (!this.lru.has(id)) this.unlink(id);
+  /** Writes a chunk file in the background; a failure (full disk…) only costs the caching. */
+  private persist(id: string, chunk: Buffer): void {
+    if (this.closed || this.writing.has(id)) return;
+    this.files.drop(id);
+    this.unverified.delete(id);
+    if (!this.disk.admit(id, fileBytes(chunk.length))) return;
+    this.writing.set(id, chunk);
+    this.writingBytes += chunk.length;
+    this.chain(id, async () => {
+      try {
+        await writeChunkFile(this.files.pathOf(id), chunk);
+      } catch (error) {
+        this.log('warn', 'could not store a chunk in the cache', { id, error: String(error) });
+        this.disk.delete(id);
+      } finally {
+        this.writingBytes -= chunk.length;
+        if (this.writing.get(id) === chunk) this.writing.delete(id);
+        if (this.memory.peek(id) !== chunk) this.buffers.recycle(chunk);
+      }
+    });
   }
 
-  private unlink(id: string): void {
-    const previous = this.unlinking.get(id) ?? Promise.resolve();
-    const unlinked = previous.then(() => rm(this.pathOf(id), { force: true })).catch(() => undefined);
-    this.unlinking.set(id, unlinked);
-    void unlinked.then(() => {
-      if (this.unlinking.get(id) === unlinked) this.unlinking.delete(id);
+  /** An evicted or dropped chunk: its open handle closed, its file unlinked after any write of it. */
+  private forgetFile(id: string): void {
+    this.files.drop(id);
+    this.unverified.delete(id);
+    this.chain(id, () => rm(this.files.pathOf(id), { force: true }));
+  }
+
+  private chain(id: string, op: () => Promise<void>): void {
+    const next = (this.fileOps.get(id) ?? Promise.resolve()).then(op).catch(() => undefined);
+    this.fileOps.set(id, next);
+    void next.then(() => {
+      if (this.fileOps.get(id) === next) this.fileOps.delete(id);
     });
   }
 }

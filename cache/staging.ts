@@ -8,8 +8,8 @@
  *
  * This module does file I/O only: it knows nothing of objects, uploads or
  * handles. It never deletes a staging file it did not create, except at
- * `StagingArea.open()`, where leftovers of an earlier run are removed (in the
- * sync write mode they were never acknowledged to anyone).
+ * `StagingArea.open()`, where leftovers of an earlier run are removed (never
+ * acknowledged to anyone), except those the write-back journal names.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
@@ -28,10 +28,14 @@ export class StagingArea {
     this.dir = join(cacheDir, 'staging');
   }
 
-  /** Creates the directory and removes leftovers of an earlier run; returns their names. */
-  async open(): Promise<string[]> {
+  /**
+   * Creates the directory and removes leftovers of an earlier run, except
+   * the files in `keep` (snapshots the async write mode's journal still owes
+   * the bucket); returns the names removed.
+   */
+  async open(keep: ReadonlySet<string> = new Set()): Promise<string[]> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const leftovers = await readdir(this.dir);
+    const leftovers = (await readdir(this.dir)).filter((name) => !keep.has(name));
     await Promise.all(leftovers.map((name) => rm(join(this.dir, name), { force: true, recursive: true })));
     return leftovers;
   }

@@ -41,6 +41,15 @@ const REMOTE_FORMS = [
 
 type Outcome = { code: number };
 
+/** yargs names an unknown --cache-sise twice ("cache-sise, cacheSise"); the user typed one. */
+function withoutCamelTwins(message: string): string {
+  const match = /^Unknown arguments?: (.*)$/.exec(message);
+  if (match === null) return message;
+  const names = match[1]!.split(', ');
+  const typed = names.filter((n) => !names.some((other) => other !== n && other.includes('-') && other.replace(/-(.)/g, (_, c: string) => c.toUpperCase()) === n));
+  return `Unknown argument${typed.length === 1 ? '' : 's'}: ${typed.join(', ')}`;
+}
+
 function register(parser: Argv, command: RegisteredCommand, io: Io, outcome: Outcome): Argv {
   return parser.command({
     command: command.command,
@@ -71,7 +80,7 @@ function buildParser(argv: string[], io: Io, outcome: Outcome): Argv {
     .epilogue(REMOTE_FORMS)
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((message, error) => {
-      throw new UsageError(message ?? error?.message ?? 'invalid arguments');
+      throw new UsageError(withoutCamelTwins(message ?? error?.message ?? 'invalid arguments'));
     });
   for (const command of COMMANDS) parser = register(parser, command, io, outcome);
   return parser;

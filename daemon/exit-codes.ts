@@ -50,6 +50,18 @@ export class InterruptedError extends Error {
   }
 }
 
+/**
+ * A failure whose line is already printed (a background daemon's start-up
+ * failure, relayed as it wrote it): only its exit code is left to give.
+ */
+export class ReportedFailure extends Error {
+  override readonly name = 'ReportedFailure';
+  readonly code = 'Reported';
+  constructor(readonly exitCode: number) {
+    super(`failed with exit code ${exitCode}`);
+  }
+}
+
 /** Reasons (from drivers/) that mean "the command line or URL is wrong" rather than the storage. */
 const USAGE_REASONS = new Set(['InvalidRemote', 'NoSuchProfile']);
 /** Reasons that are about credentials, whatever kind the driver gave them. */
@@ -94,6 +106,7 @@ const ERRNO_CODES: Record<string, ExitCode> = {
 /** The exit code for any error a command can throw. */
 export function exitCodeFor(e: unknown): ExitCode {
   if (e instanceof InterruptedError) return EXIT.interrupted;
+  if (e instanceof ReportedFailure) return e.exitCode as ExitCode;
   if (e instanceof UsageError) return EXIT.usage;
   if (isStorageError(e)) {
     if (e.reason !== undefined && USAGE_REASONS.has(e.reason)) return EXIT.usage;

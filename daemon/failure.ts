@@ -10,7 +10,7 @@ import { isNetworkError, isStorageError, type StorageError } from '../drivers/er
 import { defaultCredentialsFile, envHint } from '../drivers/credentials.js';
 import type { RemoteSpec } from '../drivers/remote.js';
 import type { Io } from './command.js';
-import { EXIT, InterruptedError, UsageError, exitCodeFor } from './exit-codes.js';
+import { EXIT, InterruptedError, ReportedFailure, UsageError, exitCodeFor } from './exit-codes.js';
 import { oneLine } from './format.js';
 
 /** A failure and what was being done when it happened ("cannot stat s3://b/k"); the innermost context wins. */
@@ -109,6 +109,7 @@ export function failureLine(e: unknown, env: NodeJS.ProcessEnv): string {
 
 /** Prints the failure line (and, under BUCKETFS_DEBUG=1, the error chain) and returns the exit code. */
 export function reportFailure(e: unknown, io: Io): number {
+  if (e instanceof ReportedFailure) return e.exitCode;
   io.stderr.write(`${failureLine(e, io.env)}\n`);
   if (io.env['BUCKETFS_DEBUG'] === '1') io.stderr.write(`${scrubSecrets(inspect(e, { depth: 6 }), io.env)}\n`);
   const inner = e instanceof CommandFailure ? e.failure : e;

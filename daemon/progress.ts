@@ -1,8 +1,8 @@
 /**
- * The transfer progress bar of `cp`: drawn on stderr only when stderr is a
- * terminal (and not under --json); otherwise every call is a no-op, so
- * scripts and logs see nothing. Transfers report cumulative bytes per object;
- * this turns them into one running total.
+ * Progress bars: bytes for `cp`'s transfers, files for `flush`. Drawn on
+ * stderr only when stderr is a terminal (and not under --json); otherwise
+ * every call is a no-op, so scripts and logs see nothing. Transfers report
+ * cumulative bytes per object; this turns them into one running total.
  */
 import cliProgress from 'cli-progress';
 import type { Params } from 'cli-progress';
@@ -73,6 +73,31 @@ export function startProgress(io: Io, plan: { files: number; bytes: number | und
     fileDone: () => {
       payload.filesDone++;
       view.update(value, payload);
+    },
+    stop: () => view.stop(),
+  };
+}
+
+export interface CountProgress {
+  update(done: number, total: number): void;
+  stop(): void;
+}
+
+/** A bar counting files (`flush`, `check`): drawn only on a terminal, like the transfer bar. */
+export function startCountProgress(io: Io, label: string, enabled: boolean): CountProgress {
+  if (!enabled || io.stderr.isTTY !== true) return { update: () => undefined, stop: () => undefined };
+  const view = new cliProgress.SingleBar({
+    stream: io.stderr,
+    format: (_options, params) => `${label} ${bar(params.total > 0 ? params.value / params.total : 0)} ${params.value}/${params.total} files`,
+    clearOnComplete: true,
+    hideCursor: true,
+    fps: 5,
+  });
+  view.start(0, 0);
+  return {
+    update: (done, total) => {
+      view.setTotal(total);
+      view.update(done);
     },
     stop: () => view.stop(),
   };

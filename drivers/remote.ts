@@ -12,14 +12,10 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Backend, BackendKind, BandwidthLimits } from './contract.js';
 import { OtherError } from './errors.js';
 import { credentialsFromEnv, credentialsFromFile, defaultCredentialsFile, envHint, type KeyPair } from './credentials.js';
+import { ObservingBackend, type ObserveRequest } from './decorators/observe.js';
 import { RetryingBackend, type RetryPolicy } from './decorators/retry.js';
 import { ThrottledBackend } from './decorators/throttle.js';
 import { Driver, type Container } from './storage.js';
-import { S3Backend } from './s3.js';
-import { MinioBackend } from './minio.js';
-import { OssBackend } from './oss.js';
-import { LocalBackend } from './local.js';
-import { sharedMemoryBackend } from './memory.js';
 
 export interface RemoteSpec {
   kind: BackendKind;
@@ -94,6 +90,8 @@ export interface OpenOptions {
   credentialsFile?: string;
   retry?: Partial<RetryPolicy>;
   bandwidth?: BandwidthLimits;
+  /** Told about every request that reaches the backend (each retry attempt is one): the daemon's trace and metrics. */
+  observe?: ObserveRequest;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -119,12 +117,17 @@ async function requireKeys(spec: RemoteSpec, kind: 'minio' | 'oss', options: Ope
   return keys;
 }
 
-/** Builds the raw backend a remote names. */
+/**
+ * Builds the raw backend a remote names. Each backend module is loaded only
+ * when a remote needs it: the SDKs are large (all of them loaded cost a mount
+ * about 50 MiB of resident memory), and a daemon uses one.
+ */
 export async function openBackend(spec: RemoteSpec, options: OpenOptions = {}): Promise<Backend> {
   const o = spec.options;
   switch (spec.kind) {
     case 's3': {
       const credentials = await keysFor(spec, 's3', options);
+      const { S3Backend } = await import('./s3.js');
       return new S3Backend({
         ...(o['endpoint'] && { endpoint: o['endpoint'] }),
         ...(o['region'] && { region: o['region'] }),
@@ -134,6 +137,7 @@ export async function openBackend(spec: RemoteSpec, options: OpenOptions = {}): 
     }
     case 'minio': {
       const credentials = await requireKeys(spec, 'minio', options);
+      const { MinioBackend } = await import('./minio.js');
       return new MinioBackend({
         endPoint: spec.host ?? '',
         ...(spec.port !== undefined && { port: spec.port }),
@@ -145,6 +149,7 @@ export async function openBackend(spec: RemoteSpec, options: OpenOptions = {}): 
     }
     case 'oss': {
       const keys = await requireKeys(spec, 'oss', options);
+      const { OssBackend } = await import('./oss.js');
       return new OssBackend({
         ...(o['region'] && { region: o['region'] }),
         ...(o['endpoint'] && { endpoint: o['endpoint'] }),
@@ -157,10 +162,12 @@ export async function openBackend(spec: RemoteSpec, options: OpenOptions = {}): 
         },
       });
     }
-    case 'local':
+    case 'local': {
+      const { LocalBackend } = await import('./local.js');
       return new LocalBackend({ root: spec.root ?? '/' });
+    }
     case 'memory':
-      return sharedMemoryBackend(spec.bucket);
+      return (await import('./memory.js')).sharedMemoryBackend(spec.bucket);
   }
 }
 
@@ -176,7 +183,8 @@ export interface Remote {
 /** Opens a remote URL with bounded retries and bandwidth limits in place. */
 export async function openRemote(url: string, options: OpenOptions = {}): Promise<Remote> {
   const spec = parseRemote(url);
-  const raw = await openBackend(spec, options);
+  const opened = await openBackend(spec, options);
+  const raw = options.observe === undefined ? opened : new ObservingBackend(opened, options.observe);
   const backend = new RetryingBackend(new ThrottledBackend(raw, options.bandwidth), options.retry);
   const driver = new Driver(backend);
   return { spec, driver, container: driver.container(spec.bucket), prefix: spec.prefix, close: () => driver.close() };

@@ -171,10 +171,8 @@ export class Container {
   /** The bytes of [start, end) as one Buffer (for chunk-sized reads). */
   async getRange(key: string, range: ByteRange, options: Omit<GetOptions, 'range'> = {}): Promise<Buffer> {
     if (isEmptyRange(range)) return Buffer.alloc(0);
-    const { body } = await this.backend.get(this.name, key, { ...options, range });
-    const chunks: Buffer[] = [];
-    for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
-    return Buffer.concat(chunks);
+    const { body, range: served } = await this.backend.get(this.name, key, { ...options, range });
+    return collectBody(body as AsyncIterable<Buffer>, served.end - served.start);
   }
 
   put(key: string, body: Body, options?: PutOptions): Promise<WriteResult> {
@@ -194,6 +192,37 @@ export class Container {
   listPage(options: ListOptions = {}): Promise<ListPage> {
     return this.backend.listPage(this.name, options);
   }
+}
+
+/**
+ * A body's bytes in one Buffer: the served length is known, so one
+ * allocation and one copy per received piece (no list of pieces and no
+ * second copy by Buffer.concat); a body that is one piece is returned as is.
+ * A body longer or shorter than announced still comes back whole.
+ */
+async function collectBody(body: AsyncIterable<Buffer>, expected: number): Promise<Buffer> {
+  let first: Buffer | undefined;
+  let out: Buffer | undefined;
+  let length = 0;
+  for await (const piece of body) {
+    if (first === undefined) {
+      first = piece;
+      length = piece.length;
+      continue;
+    }
+    if (out === undefined) {
+      out = Buffer.allocUnsafe(Math.max(expected, length + piece.length));
+      first.copy(out, 0);
+    } else if (length + piece.length > out.length) {
+      const grown = Buffer.allocUnsafe(Math.max(out.length * 2, length + piece.length));
+      out.copy(grown, 0, 0, length);
+      out = grown;
+    }
+    piece.copy(out, length);
+    length += piece.length;
+  }
+  if (out === undefined) return first ?? Buffer.alloc(0);
+  return length === out.length ? out : out.subarray(0, length);
 }
 
 export class StoredObject {

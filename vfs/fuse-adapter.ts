@@ -27,14 +27,20 @@
  */
 import { constants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { readFile } from 'node:fs/promises';
 import FuseModule from '@cocalc/fuse-native';
-import { errnoNumber, isExpected } from './errno.js';
+import { errnoName, errnoNumber, isExpected } from './errno.js';
+import { fuseMountAt } from './mount-table.js';
+import { OperationStats } from './operation-stats.js';
 import { msToNs } from './object-format.js';
 import { O_CREAT, O_EXCL, O_RDWR, O_WRONLY, vfsError, type Attr, type FileSystem, type StatFs } from './types.js';
 
 /** At run time the module *is* the class (CommonJS `module.exports = Fuse`); its typings claim a default export. */
 const Fuse = FuseModule as unknown as typeof FuseModule.default;
+
+// Moved out to keep this file about the adapter; importers keep importing them from here.
+export { LATENCY_BOUNDS_MS, OperationStats, type OperationCounter } from './operation-stats.js';
+export { fuseMountAt, fuseMounts, type FuseMountInfo } from './mount-table.js';
+
 type FuseOperations = NonNullable<ConstructorParameters<typeof Fuse>[1]>;
 type FuseOptions = NonNullable<ConstructorParameters<typeof Fuse>[2]>;
 
@@ -67,6 +73,9 @@ function toFuseStat(attr: Attr) {
 /** Preferred I/O size reported by stat: one FUSE request (max_write). */
 const STAT_BLOCK_SIZE = 128 * 1024;
 
+/** Bit 30 of an open/create reply's handle: keep the page cache (patches/@cocalc+fuse-native: FUSE_NATIVE_KEEP_CACHE). */
+const KEEP_CACHE = 0x40000000;
+
 /** fuse-native's statfs goes through a Uint32Array: clamp instead of wrapping. */
 function toFuseStatfs(s: StatFs): Record<string, number> {
   const clamp = (n: number) => Math.min(Math.max(0, Math.floor(n)), 0xffff_ffff);
@@ -76,49 +85,9 @@ function toFuseStatfs(s: StatFs): Record<string, number> {
   };
 }
 
-
 /** A utimens time in ms, or undefined for UTIME_OMIT (sent as UINT64_MAX, far above any real time). */
 function utimeToNs(ms: number): bigint | undefined {
   return ms > Number.MAX_SAFE_INTEGER ? undefined : msToNs(ms);
-}
-
-/** Latency histogram bounds, in ms: cache hits are sub-ms, a HEAD ~1–100 ms, uploads seconds. */
-export const LATENCY_BOUNDS_MS = [0.1, 1, 10, 100, 1_000, 10_000] as const;
-
-export interface OperationCounter {
-  count: number;
-  errors: number;
-  totalMs: number;
-  maxMs: number;
-  /** Bytes moved (read and write only). */
-  bytes: number;
-  /** Counts per LATENCY_BOUNDS_MS bucket, plus one for slower calls. */
-  buckets: number[];
-}
-
-/** Per-operation counters and latency histograms, for the daemon's status and metrics. */
-export class OperationStats {
-  private readonly counters = new Map<string, OperationCounter>();
-
-  record(op: string, startedNs: bigint, failed: boolean, bytes = 0): void {
-    const ms = Number(process.hrtime.bigint() - startedNs) / 1e6;
-    let c = this.counters.get(op);
-    if (c === undefined) {
-      c = { count: 0, errors: 0, totalMs: 0, maxMs: 0, bytes: 0, buckets: new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0) };
-      this.counters.set(op, c);
-    }
-    c.count++;
-    if (failed) c.errors++;
-    c.totalMs += ms;
-    c.maxMs = Math.max(c.maxMs, ms);
-    c.bytes += bytes;
-    const bucket = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
-    c.buckets[bucket === -1 ? LATENCY_BOUNDS_MS.length : bucket]! += 1;
-  }
-
-  snapshot(): Record<string, OperationCounter> {
-    return Object.fromEntries([...this.counters].map(([op, c]) => [op, { ...c, buckets: [...c.buckets] }]));
-  }
 }
 
 /**
@@ -139,6 +108,14 @@ const CHANGING_OPS = new Set([
   'truncate', 'setxattr', 'removexattr', 'write', 'ftruncate',
 ]);
 
+/**
+ * Operations served by file handle. libfuse (flag_nullpath_ok) names a file
+ * that lost its name while open (unlinked or replaced: hard_remove) by the
+ * path ''; any other operation given '' (fchmod, futimens, readdir of such a
+ * file or directory) has nothing to act on.
+ */
+const BY_HANDLE_OPS = new Set(['fgetattr', 'read', 'write', 'ftruncate', 'flush', 'fsync', 'release', 'symlink']);
+
 /** Bounds the "logged once" memory of a long-running daemon whose backend keeps failing in new ways. */
 const MAX_REMEMBERED_MESSAGES = 1000;
 
@@ -148,12 +125,25 @@ type State = 'serving' | 'draining' | 'closed';
 class Operations {
   state: State = 'serving';
   private readonly logged = new Set<string>();
+  /** Requests handed to the VFS and not yet replied to. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly fs: FileSystem,
     readonly stats: OperationStats,
     private readonly log: Log,
+    private readonly observe: ObserveOperation = () => undefined,
   ) {}
+
+  /**
+   * Resolves once every request in flight now has replied. A snapshot, not
+   * "until idle": reads keep arriving while a mount drains and must not hold
+   * the shutdown back, but a write accepted before drain() must land in the
+   * VFS before fs.close() flushes.
+   */
+  async drained(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
 
   /**
    * The fuse-native handler for one operation: gate, call, convert, reply
@@ -166,22 +156,37 @@ class Operations {
       const started = process.hrtime.bigint();
       const refused = this.refusal(name, args);
       const pending = new Promise<R>((resolve, reject) => (refused === undefined ? resolve(work(...(args as A))) : reject(refused)));
-      pending.then(reply).then(
+      const replied = pending.then(reply).then(
         ([result, ...values]) => {
-          this.stats.record(name, started, false, name === 'read' || name === 'write' ? (result as number) : 0);
+          const bytes = name === 'read' || name === 'write' ? (result as number) : 0;
+          this.stats.record(name, started, false, bytes);
+          this.observeSafely(name, started, undefined, bytes);
           cb(result as number, ...values);
         },
         (error: unknown) => {
           this.stats.record(name, started, true);
+          this.observeSafely(name, started, errnoName(error));
           this.report(name, args[0], error);
           cb(-errnoNumber(error));
         },
       );
+      this.inFlight.add(replied);
+      void replied.finally(() => this.inFlight.delete(replied));
     };
+  }
+
+  /** A failing observer (metrics) must never cost a reply to the kernel. */
+  private observeSafely(op: string, startedNs: bigint, errno: string | undefined, bytes = 0): void {
+    try {
+      this.observe({ op, seconds: Number(process.hrtime.bigint() - startedNs) / 1e9, bytes, ...(errno === undefined ? {} : { errno }) });
+    } catch {
+      // Metrics are best effort.
+    }
   }
 
   private refusal(name: string, args: unknown[]): Error | undefined {
     if (this.state === 'closed') return vfsError('EIO', 'the file system is shutting down');
+    if (args[0] === '' && !BY_HANDLE_OPS.has(name)) return vfsError('ENOENT', `${name}: the file has no name any more`);
     if (this.state === 'serving') return undefined;
     const writeOpen = name === 'open' && ((args[1] as number) & (O_WRONLY | O_RDWR)) !== 0;
     return CHANGING_OPS.has(name) || writeOpen ? vfsError('EROFS', 'the file system is shutting down') : undefined;
@@ -233,13 +238,15 @@ class Operations {
   /** Open files: read and write reply with a byte count in place of the status. */
   private fileHandlers(): Record<string, Handler> {
     const fs = this.fs;
-    const handle = (fh: number) => [0, fh];
+    // The patched fuse-native sets keep_cache for a handle with this bit (and stores the handle without it).
+    const handle = (fh: number) => [0, fs.keepCache?.(fh) === true ? fh | KEEP_CACHE : fh];
     const count = (n: number) => [n];
     return {
       open: this.wrap('open', (path: string, flags: number) => fs.open(path, flags), handle),
       // fuse-native does not pass create's open flags; the kernel has already
       // ruled out O_EXCL on an existing name, and it positions O_APPEND writes.
       create: this.wrap('create', (path: string, mode: number) => fs.create(path, mode, O_CREAT | O_RDWR), handle),
+      fgetattr: this.wrap('fgetattr', (path: string, fh: number) => fs.fgetattr(path, fh), (attr) => [0, toFuseStat(attr)]),
       read: this.wrap('read', (path: string, fh: number, buf: Buffer, len: number, pos: number) => fs.read(path, fh, buf, len, pos), count),
       write: this.wrap('write', (path: string, fh: number, buf: Buffer, len: number, pos: number) => fs.write(path, fh, buf, len, pos), count),
       ftruncate: this.wrap('ftruncate', (path: string, fh: number, size: number) => fs.ftruncate(path, fh, size)),
@@ -272,6 +279,18 @@ class Operations {
   }
 }
 
+/** One FUSE request answered: for the daemon's metrics. */
+export interface ObservedOperation {
+  op: string;
+  seconds: number;
+  /** Bytes read or written (read and write only; 0 otherwise). */
+  bytes: number;
+  /** The errno name replied (ENOENT…), absent on success. */
+  errno?: string;
+}
+
+export type ObserveOperation = (observed: ObservedOperation) => void;
+
 export interface MountOptions {
   /** Shown as the mount's source (in /proc/mounts, df): `bucketfs#<source>`. */
   source: string;
@@ -279,6 +298,8 @@ export interface MountOptions {
   readOnly?: boolean;
   log?: Log;
   metadataTimeoutMs?: number;
+  /** Called once per reply, after the VFS answered and before the kernel gets it. */
+  observe?: ObserveOperation;
 }
 
 export interface MountedFileSystem {
@@ -286,6 +307,12 @@ export interface MountedFileSystem {
   readonly stats: OperationStats;
   /** From now on new writable opens and every change get EROFS; reads and open handles go on (shutdown: before fs.close()). */
   drain(): void;
+  /**
+   * Resolves once every request in flight at the call has been answered
+   * (after drain(): no write accepted earlier is still on its way into the
+   * VFS, so fs.close() can flush everything). Never rejects.
+   */
+  drained(): Promise<void>;
   /** Unmounts (lazily, like `fusermount -uz`); requests still arriving get EIO. Idempotent; fine if the mount is already gone. */
   unmount(): Promise<void>;
 }
@@ -316,38 +343,6 @@ const MAX_SOURCE_LENGTH = 512;
 
 function timeouts(metadataMs: number): Record<string, number | false> {
   return { default: metadataMs, ...Object.fromEntries(UNBOUNDED_OPS.map((op) => [op, false])) };
-}
-
-/** The mountinfo escapes (\040 for a space, …) undone. */
-function unescapeMountPath(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
-export interface FuseMountInfo {
-  mountId: number;
-  mountpoint: string;
-  /** 'fuse', 'fuse.bucketfs', 'fuseblk'… */
-  fsType: string;
-  source: string;
-}
-
-/** The FUSE mounts of this process's mount namespace, from /proc/self/mountinfo. */
-export async function fuseMounts(): Promise<FuseMountInfo[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
-  const mounts: FuseMountInfo[] = [];
-  for (const line of text.split('\n')) {
-    const fields = line.split(' ');
-    const dash = fields.indexOf('-');
-    const fsType = fields[dash + 1] ?? '';
-    if (dash < 0 || !/^fuse(\.|blk$|$)/.test(fsType)) continue;
-    mounts.push({ mountId: Number(fields[0]), mountpoint: unescapeMountPath(fields[4] ?? ''), fsType, source: unescapeMountPath(fields[dash + 2] ?? '') });
-  }
-  return mounts;
-}
-
-/** The FUSE mount on exactly `mountpoint` (an absolute, resolved path), if any; the last one wins when stacked. */
-export async function fuseMountAt(mountpoint: string): Promise<FuseMountInfo | undefined> {
-  return (await fuseMounts()).filter((m) => m.mountpoint === mountpoint).at(-1);
 }
 
 /**
@@ -406,7 +401,7 @@ class SizeCheckedFuse extends Fuse {
  */
 export async function mountFileSystem(fs: FileSystem, mountpoint: string, options: MountOptions): Promise<MountedFileSystem> {
   const log: Log = options.log ?? (() => undefined);
-  const operations = new Operations(fs, new OperationStats(), log);
+  const operations = new Operations(fs, new OperationStats(), log, options.observe);
   await fs.init();
   const fuseOptions = {
     fsname: optionString(options),
@@ -428,6 +423,7 @@ export async function mountFileSystem(fs: FileSystem, mountpoint: string, option
     drain: () => {
       if (operations.state === 'serving') operations.state = 'draining';
     },
+    drained: () => operations.drained(),
     unmount: () => {
       operations.state = 'closed';
       unmounting ??= new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())));

@@ -115,6 +115,10 @@ export interface FileSystem {
   /** Returns a file handle number. */
   open(path: string, flags: number): Promise<number>;
   create(path: string, mode: number, flags: number): Promise<number>;
+  /** Whether the kernel may keep its page cache of the file opened as `fh` (FUSE keep_cache). */
+  keepCache?(fh: number): boolean;
+  /** fstat: `path` is '' when the file has no name any more (unlinked or replaced while open). */
+  fgetattr(path: string, fh: number): Promise<Attr>;
   read(path: string, fh: number, buffer: Buffer, length: number, position: number): Promise<number>;
   write(path: string, fh: number, buffer: Buffer, length: number, position: number): Promise<number>;
   ftruncate(path: string, fh: number, size: number): Promise<void>;

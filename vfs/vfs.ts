@@ -29,6 +29,8 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Container } from '../drivers/storage.js';
 import { MetadataStore, type LogFn } from '../cache/metadata/store.js';
 import { ROOT, nameOf, parentOf } from '../cache/metadata/paths.js';
+import type { Entry } from '../cache/metadata/types.js';
+import type { DataPathStats, DataTuning, InvalidateResult, MountControl } from './control.js';
 import type { DataPath, DataPathHooks } from './data-contract.js';
 import { createDataPath } from './data/index.js';
 import { vfsError, type Attr, type FileSystem, type StatFs } from './types.js';
@@ -44,7 +46,7 @@ import { Renamer } from './namespace/rename.js';
 import { Setattr } from './namespace/setattr.js';
 import { Xattrs } from './namespace/xattrs.js';
 
-export interface VfsOptions extends NamespaceOptions {
+export interface VfsOptions extends NamespaceOptions, DataTuning {
   container: Container;
   /** Key prefix of the mount inside the bucket: '' or ending in '/'. */
   prefix: string;
@@ -83,7 +85,7 @@ export async function createFileSystem(options: VfsOptions): Promise<Vfs> {
   return vfs;
 }
 
-export class Vfs implements FileSystem {
+export class Vfs implements FileSystem, MountControl {
   private readonly locks = new PathLocks();
   private readonly openFiles = new OpenFiles();
   private parts: Parts | undefined;
@@ -105,14 +107,22 @@ export class Vfs implements FileSystem {
     const remote = options.remote ?? `${container.driver.backend.label}/${container.name}/${options.prefix}`;
     const store = MetadataStore.open({ dir: options.cacheDir, remote, log });
     const ctx = new NamespaceContext(container, options.prefix, store, options, log, options.now ?? Date.now);
-    const hooks: DataPathHooks = { uploaded: (object) => this.p.files.uploaded(object) };
-    const dataPath = options.dataPath ?? createDataPath({ container, cacheDir: options.cacheDir, hooks, log });
-    const lookup = new Lookup(ctx);
+    const hooks: DataPathHooks = {
+      uploaded: (object) => this.p.files.uploaded(object),
+      pending: (object) => this.p.files.pending(object),
+    };
+    const dataPath = options.dataPath ?? createDataPath({
+      container, cacheDir: options.cacheDir, hooks, log,
+      ...(options.writeMode !== undefined && { writeMode: options.writeMode }),
+      ...(options.cacheBytes !== undefined && { cacheBytes: options.cacheBytes }),
+      ...(options.memoryLimitBytes !== undefined && { memoryLimitBytes: options.memoryLimitBytes }),
+    });
+    const lister = new Lister(ctx);
+    const lookup = new Lookup(ctx, lister);
     const setattr = new Setattr(ctx, lookup, this.openFiles, dataPath);
     const entries = new Entries(ctx, lookup, this.openFiles, dataPath);
     this.parts = {
-      ctx, lookup, entries, setattr, dataPath,
-      lister: new Lister(ctx),
+      ctx, lookup, entries, setattr, dataPath, lister,
       files: new Files(ctx, lookup, this.openFiles, dataPath),
       xattrs: new Xattrs(ctx, setattr),
       renamer: new Renamer(ctx, lookup, entries, setattr, this.openFiles, dataPath),
@@ -120,6 +130,8 @@ export class Vfs implements FileSystem {
     // Files created but never uploaded did not survive the previous run.
     store.dropLocalOnly();
     lookup.resetRoot();
+    // Async write mode: uploads acknowledged before the last stop are pending files again (vfs/data/writeback-replay.ts).
+    await dataPath.start?.();
     const resumed = await this.parts.renamer.resumePending();
     if (resumed > 0) log('info', `finished ${resumed} interrupted directory rename(s)`);
   }
@@ -161,16 +173,24 @@ export class Vfs implements FileSystem {
   async readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }> {
     const { lookup, lister, files, ctx } = this.p;
     const dir = await lookup.getDir(path);
-    if (!ctx.isListed(dir)) await lister.refresh(path);
     const names: string[] = [];
     const attrs: Attr[] = [];
+    const show = (child: Entry) => {
+      names.push(nameOf(child.path));
+      attrs.push(files.openAttr(child.path, child) ?? toAttr(child));
+    };
+    if (!ctx.isListed(dir)) {
+      // The listing's own entries answer: nothing is read back from the cache.
+      const children = await lister.refresh(path);
+      if (children !== undefined) {
+        for (const child of children) show(child);
+        return { names, attrs };
+      }
+    }
     let after: string | undefined;
     for (;;) {
       const page = ctx.store.childrenPage(path, after, READDIR_PAGE);
-      for (const child of page) {
-        names.push(nameOf(child.path));
-        attrs.push(files.openAttr(child.path, child) ?? toAttr(child));
-      }
+      for (const child of page) show(child);
       if (page.length < READDIR_PAGE) break;
       after = names[names.length - 1];
       await yieldToEventLoop();
@@ -198,6 +218,35 @@ export class Vfs implements FileSystem {
 
   listxattr(path: string): Promise<string[]> {
     return this.p.xattrs.list(path);
+  }
+
+  /** MountControl: the data path's counters, cache use, pending uploads and recent errors. */
+  stats(): DataPathStats {
+    return this.p.dataPath.stats();
+  }
+
+  /** MountControl: a barrier — resolves once every write acknowledged so far is in the bucket. */
+  flushAll(progress?: (done: number, total: number) => void): Promise<void> {
+    return this.p.dataPath.flushAll(progress);
+  }
+
+  /**
+   * MountControl: forgets the cached metadata of `path` (a file, or a
+   * directory and everything below it) and its listing state, and the clean
+   * cached data of the files concerned; the next access asks the bucket.
+   * Files not uploaded yet are kept.
+   */
+  async invalidate(path: string): Promise<InvalidateResult> {
+    const { ctx, lookup, dataPath } = this.p;
+    const forgotten = ctx.store.forget(path);
+    lookup.forget(path);
+    const keys = new Set(forgotten.files.map((file) => ctx.keys.fileKey(file)));
+    if (path !== ROOT) keys.add(ctx.keys.fileKey(path));
+    for (const file of this.openFiles.under(path)) keys.add(file.key);
+    let chunks = 0;
+    for (const key of keys) chunks += dataPath.invalidate(key);
+    ctx.log('info', `invalidated ${path}: ${forgotten.entries} cached entries, ${chunks} cached chunks`);
+    return { entries: forgotten.entries, chunks };
   }
 
   // ---- Changing the namespace ----
@@ -260,6 +309,18 @@ export class Vfs implements FileSystem {
 
   create(path: string, mode: number, flags: number): Promise<number> {
     return this.locks.with(nameChange(path), () => this.p.files.create(path, mode, flags));
+  }
+
+  keepCache(fh: number): boolean {
+    return this.p.dataPath.keepCache?.(fh) ?? false;
+  }
+
+  /** A handle whose file lost its name answers from the open file; otherwise as stat of its current path. */
+  fgetattr(path: string, fh: number): Promise<Attr> {
+    const file = this.openFiles.handle(fh);
+    if (file?.unlinked === true) return Promise.resolve(this.p.files.detachedAttr(fh));
+    if (file === undefined && path === '') return Promise.reject(vfsError('EBADF', `no open file with handle ${fh}`));
+    return this.getattr(file?.path ?? path);
   }
 
   read(_path: string, fh: number, buffer: Buffer, length: number, position: number): Promise<number> {

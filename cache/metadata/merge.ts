@@ -4,6 +4,7 @@
  * (from a HEAD or from this mount's own writes) are worth keeping whenever
  * the listing shows the very same object version. Pure: no I/O.
  */
+import { fieldsOf } from './rows.js';
 import type { EntryFields } from './types.js';
 
 /**
@@ -30,13 +31,18 @@ export function mergeListed(stored: EntryFields | undefined, listed: EntryFields
     // A listing says only that the directory exists. Exact attributes come from its marker;
     // default ones follow the current options, with the time first seen kept (stable mtimes).
     if (stored.source === 'implicit') {
-      return { ...listed, mtimeNs: stored.mtimeNs, atimeNs: stored.atimeNs, ctimeNs: stored.ctimeNs, marker: stored.marker };
+      return withFields(listed, { mtimeNs: stored.mtimeNs, atimeNs: stored.atimeNs, ctimeNs: stored.ctimeNs, marker: stored.marker });
     }
-    return { ...stored, validatedAt: listed.validatedAt };
+    return withFields(stored, { validatedAt: listed.validatedAt });
   }
   // Default attributes are never worth keeping: the listing's follow the current options.
   if (stored.kind !== 'dir' && listed.kind !== 'dir' && stored.source !== 'list' && sameVersion(stored, listed)) {
-    return { ...stored, size: listed.size, lastModifiedMs: listed.lastModifiedMs, validatedAt: listed.validatedAt };
+    return withFields(stored, { size: listed.size, lastModifiedMs: listed.lastModifiedMs, validatedAt: listed.validatedAt });
   }
   return listed;
+}
+
+/** `fields` with `changes` applied, as a new object (a relisting merges thousands: no object spread, see rows.ts). */
+function withFields(fields: EntryFields, changes: Partial<EntryFields>): EntryFields {
+  return Object.assign(fieldsOf(fields), changes);
 }

@@ -38,3 +38,22 @@ export function rebase(path: string, from: string, to: string): string {
   const rest = from === ROOT ? path : path.slice(from.length);
   return to === ROOT ? rest : `${to}${rest}`;
 }
+
+/**
+ * Byte order of the UTF-8 encodings (the order S3 lists keys in, and
+ * SQLite's BINARY collation), without encoding: that is code point order,
+ * which differs from JS's UTF-16 order only where a surrogate pair meets a
+ * character from U+E000 up.
+ */
+export function compareNames(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    return xs === ys ? x - y : xs ? 1 : -1;
+  }
+  return a.length - b.length;
+}

@@ -72,6 +72,22 @@ export class RangeSet {
     return missing;
   }
 
+  /** True when some offset of [start, end) is in the set. */
+  intersects(start: number, end: number): boolean {
+    const span = this.spans[this.firstEndingAtOrAfter(start + 1)];
+    return end > start && span !== undefined && span.start < end;
+  }
+
+  /** How many offsets the set holds. */
+  get bytes(): number {
+    return this.spans.reduce((n, span) => n + span.end - span.start, 0);
+  }
+
+  /** The smallest offset in the set, or undefined when empty. */
+  get first(): number | undefined {
+    return this.spans[0]?.start;
+  }
+
   clear(): void {
     this.spans = [];
   }

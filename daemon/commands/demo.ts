@@ -9,8 +9,8 @@ import { mkdir, writeFile, access } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { defineCommand } from '../command.js';
+import { builtinSettings } from '../config/options.js';
 import type { MountArgs } from '../mount/run.js';
-import { MOUNT_DEFAULTS } from './mount.js';
 
 interface DemoArgs {
   dir: string;
@@ -56,14 +56,7 @@ export const demo = defineCommand<DemoArgs>({
       `bucketfs: demo bucket ${created ? 'created' : 'reused'} at ${bucket}\n` +
         `bucketfs: try, in another terminal: ls -lR ${mountpoint}; echo hello > ${mountpoint}/hello.txt; ls ${bucket}\n`,
     );
-    const mountArgs: MountArgs = {
-      ...MOUNT_DEFAULTS,
-      remote: `file://${bucket}`,
-      mountpoint,
-      cacheDir: join(dir, 'cache'),
-      uid: process.getuid?.() ?? 0,
-      gid: process.getgid?.() ?? 0,
-    };
+    const mountArgs: MountArgs = { ...builtinSettings(), remote: `file://${bucket}`, mountpoint, cacheDir: join(dir, 'cache') };
     await (await import('../mount/run.js')).runMount(mountArgs, io);
   },
 });

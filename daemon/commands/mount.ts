@@ -1,69 +1,81 @@
 /**
- * `bucketfs mount REMOTE MOUNTPOINT [options]`: serves the bucket as a POSIX
- * directory tree, in the foreground, until SIGINT/SIGTERM or `bucketfs
- * unmount`. The work lives in ../mount/, loaded only when this command runs:
- * the FUSE binding and SQLite are native modules that the other commands
- * (and machines without libfuse) never need.
+ * `bucketfs mount REMOTE [MOUNTPOINT] [options]`: serves the bucket as a
+ * POSIX directory tree. In the background by default (returns once the mount
+ * serves), in the foreground with -f or under systemd. The options come from
+ * the one table in ../config/options.ts (flags here, -o strings, BUCKETFS_*
+ * variables and the config file alike); the work lives in ../mount/, loaded
+ * only when this command runs: the FUSE binding and SQLite are native modules
+ * the other commands (and machines without libfuse) never need.
  */
 import type { Argv } from 'yargs';
-import { defineCommand, withLocation } from '../command.js';
-import type { MountArgs } from '../mount/run.js';
+import { defineCommand, withJson, withLocation } from '../command.js';
+import { builtinSettings, envName, OPTIONS, snakeName, type OptionSpec, type RawValue } from '../config/options.js';
+import type { MountRequest } from '../config/resolve.js';
 
-/** "644", "0644", "0o644" → 0o644; only permission bits. */
-function parseMode(text: string | number): number {
-  const match = /^(?:0o?)?([0-7]{1,4})$/i.exec(String(text).trim());
-  if (match === null) throw new Error(`invalid mode '${text}' (expected octal permission bits, e.g. 644)`);
-  return parseInt(match[1]!, 8);
+interface MountCommandArgs {
+  remote: string;
+  mountpoint?: string;
+  o?: string | string[];
+  foreground: boolean;
+  json: boolean;
+  daemonReadyFd?: number;
+  [flag: string]: unknown;
 }
 
-function checkNumbers(args: unknown): true {
-  const argv = args as MountArgs;
-  for (const [flag, value] of [['--attr-ttl', argv.attrTtl], ['--dir-ttl', argv.dirTtl], ['--negative-ttl', argv.negativeTtl]] as const) {
-    if (!Number.isFinite(value) || value < 0) throw new Error(`${flag} must be a number of seconds, 0 or more`);
+function shownDefault(spec: OptionSpec): string {
+  if (spec.shownDefault !== undefined) return spec.shownDefault;
+  const value = builtinSettings()[spec.key];
+  return spec.type === 'mode' ? (value as number).toString(8) : String(value);
+}
+
+function declareOptions(yargs: Argv): Argv {
+  let declared = yargs;
+  for (const spec of OPTIONS) {
+    declared = declared.option(spec.flag, {
+      type: spec.type === 'boolean' ? 'boolean' : 'string',
+      describe: `${spec.describe}${spec.choices === undefined ? '' : ` (${spec.choices.join('|')})`} [default: ${shownDefault(spec)}; -o ${snakeName(spec)}, ${envName(spec)}]`,
+      group: 'Mount options (also as -o name=value, BUCKETFS_NAME, or in the config file):',
+    });
   }
-  for (const [flag, value] of [['--uid', argv.uid], ['--gid', argv.gid]] as const) {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffff_fffe) throw new Error(`${flag} must be a numeric id`);
+  return declared;
+}
+
+function options(yargs: Argv): Argv<MountCommandArgs> {
+  const positional = withLocation(yargs, 'remote', 'Remote URL of the bucket (and prefix), or NAME: / NAME:sub/prefix for [remotes.NAME] of the config file')
+    .positional('mountpoint', { type: 'string', describe: 'An existing, empty directory (optional when the config names one for the remote)' });
+  return withJson(declareOptions(positional))
+    .option('foreground', { alias: 'f', type: 'boolean', default: false, describe: 'Stay attached: serve until Ctrl-C, SIGTERM or bucketfs unmount' })
+    .option('o', { type: 'string', requiresArg: true, describe: 'Mount options, comma-separated, as in fstab: -o ro,uid=1000,cache_size=4G (mount(8)\'s _netdev, nofail… are accepted and ignored)' })
+    .option('daemon-ready-fd', { type: 'number', hidden: true }) as unknown as Argv<MountCommandArgs>;
+}
+
+/** The options given as flags, as raw values for the resolver (it parses and checks them). */
+function flagValues(args: MountCommandArgs): Map<OptionSpec, RawValue> {
+  const out = new Map<OptionSpec, RawValue>();
+  for (const spec of OPTIONS) {
+    const value = args[spec.flag];
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out.set(spec, { value, where: `--${spec.flag}` });
   }
-  return true;
+  return out;
 }
 
-/** The defaults of every mount option; `bucketfs demo` mounts with them too. */
-export const MOUNT_DEFAULTS = {
-  attrTtl: 30,
-  dirTtl: 30,
-  negativeTtl: 5,
-  fileMode: 0o644,
-  dirMode: 0o755,
-  exactAttrs: false,
-  allowOther: false,
-  readOnly: false,
-} as const;
-
-function options(yargs: Argv) {
-  const owner = (id: number | undefined) => id ?? 0;
-  return withLocation(withLocation(yargs, 'remote', 'Remote URL of the bucket (and prefix) to mount'), 'mountpoint', 'An existing, empty directory')
-    .option('cache-dir', { type: 'string', describe: 'Cache directory (default: $XDG_CACHE_HOME/bucketfs/<hash of REMOTE>)' })
-    .option('attr-ttl', { type: 'number', default: MOUNT_DEFAULTS.attrTtl, describe: 'Seconds cached attributes are trusted before a lookup asks the bucket again' })
-    .option('dir-ttl', { type: 'number', default: MOUNT_DEFAULTS.dirTtl, describe: 'Seconds a directory listing stays fresh' })
-    .option('negative-ttl', { type: 'number', default: MOUNT_DEFAULTS.negativeTtl, describe: 'Seconds a "does not exist" answer is cached' })
-    .option('uid', { type: 'number', default: owner(process.getuid?.()), describe: 'Owner of files without stored attributes' })
-    .option('gid', { type: 'number', default: owner(process.getgid?.()), describe: 'Group of files without stored attributes' })
-    .option('file-mode', { type: 'string', default: '644', describe: 'Mode (octal) of files without stored attributes', coerce: parseMode })
-    .option('dir-mode', { type: 'string', default: '755', describe: 'Mode (octal) of directories without stored attributes', coerce: parseMode })
-    .option('exact-attrs', { type: 'boolean', default: MOUNT_DEFAULTS.exactAttrs, describe: 'Listings also read each object\'s stored attributes (for trees written by s3fs, rclone…; one HEAD per entry)' })
-    .option('allow-other', { type: 'boolean', default: MOUNT_DEFAULTS.allowOther, describe: 'Let other users use the mount (non-root needs user_allow_other in /etc/fuse.conf)' })
-    .option('read-only', { type: 'boolean', default: MOUNT_DEFAULTS.readOnly, describe: 'Mount read-only' })
-    .check(checkNumbers);
+function request(args: MountCommandArgs): MountRequest {
+  const strings = args.o === undefined ? [] : Array.isArray(args.o) ? args.o : [args.o];
+  return { remote: args.remote, mountpoint: args.mountpoint, flags: flagValues(args), mountStrings: strings.map(String) };
 }
 
-export const mount = defineCommand<MountArgs>({
-  command: 'mount <remote> <mountpoint>',
-  describe: 'Mount a bucket as a directory (foreground; stop with Ctrl-C, SIGTERM or bucketfs unmount)',
+export const mount = defineCommand<MountCommandArgs>({
+  command: 'mount <remote> [mountpoint]',
+  describe: 'Mount a bucket as a directory; returns once it serves (-f: stay in the foreground)',
   examples: [
-    ['$0 mount s3://photos /mnt/photos', 'serve the bucket until stopped'],
-    ["$0 mount 's3://data/2024/?endpoint=http://127.0.0.1:9000' /mnt/data --read-only", 'one prefix, read-only'],
-    ['$0 mount file:///srv/bucket /mnt/b --uid 1000 --gid 1000 --file-mode 640', 'a local directory as the bucket'],
+    ['$0 mount s3://photos /mnt/photos', 'mount in the background; stop with bucketfs unmount /mnt/photos'],
+    ["$0 mount 's3://data/2024/?endpoint=http://127.0.0.1:9000' /mnt/data -o ro,cache_size=4G", 'one prefix, read-only, a 4 GiB cache'],
+    ['$0 mount photos: /mnt/photos', 'the remote [remotes.photos] of ~/.config/bucketfs/config.toml'],
+    ['$0 mount file:///srv/bucket /mnt/b -f --uid 1000 --file-mode 640', 'a local directory as the bucket, in the foreground'],
   ],
-  options: (yargs) => options(yargs) as unknown as Argv<MountArgs>,
-  run: async (args, io) => (await import('../mount/run.js')).runMount(args, io),
+  options,
+  run: async (args, io) => {
+    const { startMount } = await import('../mount/start.js');
+    await startMount(request(args), { foreground: args.foreground, readyFd: args.daemonReadyFd, json: args.json }, io);
+  },
 });

@@ -1,8 +1,9 @@
 /**
  * A mount's life once it serves, and its signals from the start:
  * - SIGINT/SIGTERM/SIGHUP, or the mount vanishing (`bucketfs unmount`, `umount` by
- *   hand), start the stop: new opens and changes are refused, fs.close()
- *   flushes every dirty file to the bucket, then the mount goes away;
+ *   hand), start the stop: new opens and changes are refused, the mount goes
+ *   away, requests in flight finish, then fs.close() flushes every dirty
+ *   file to the bucket (see stop());
  * - a signal during that flush is logged loudly and otherwise ignored:
  *   stopping halfway would lose data the bucket does not have yet (kill -9
  *   is the user's way to give up on it);
@@ -18,6 +19,14 @@ import { EXIT, InterruptedError } from '../exit-codes.js';
 /** How often the mount table is checked for an unmount done from outside: the delay before such a daemon exits. */
 const UNMOUNT_POLL_MS = 500;
 
+/** Told about the mount's life: a background parent waiting on a pipe, systemd (Type=notify). */
+export interface MountHooks {
+  /** The mount serves; `line` is the ready line the log printed. */
+  ready?(info: { mountpoint: string; display: string; cacheDir: string; line: string }): void;
+  /** The mount stops: flushing, then unmounting. */
+  stopping?(): void;
+}
+
 /** SIGHUP too: a closed terminal should not cost the files still to be flushed. */
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
@@ -29,7 +38,7 @@ export class Lifecycle {
   private readonly saved = new Map<NodeJS.Signals, NodeJS.SignalsListener[]>();
   private readonly onSignal = (signal: NodeJS.Signals) => this.signalled(signal);
 
-  constructor(private readonly log: Log) {
+  constructor(private readonly log: Log, private readonly hooks: MountHooks = {}) {
     for (const signal of STOP_SIGNALS) {
       this.saved.set(signal, process.listeners(signal));
       process.removeAllListeners(signal);
@@ -69,10 +78,21 @@ export class Lifecycle {
     await this.stop(mounted, fs, this.stopReason ?? 'stop');
   }
 
+  /**
+   * The order matters: no new changes (drain), the kernel cut off (unmount:
+   * later requests, a release that races the signal included, get EIO), every
+   * request already handed to the VFS answered (drained), and only then the
+   * VFS closed, flushing what is dirty. Closing first let a late release run
+   * on a closed cache ("database connection is not open").
+   */
   private async stop(mounted: MountedFileSystem, fs: FileSystem, reason: string): Promise<void> {
     this.stopping = true;
     this.log('info', `stopping (${reason}): flushing open files to the bucket`);
+    this.hooks.stopping?.();
     mounted.drain();
+    await mounted.unmount();
+    this.log('info', `unmounted ${mounted.mountpoint}`);
+    await mounted.drained();
     let failure: unknown;
     try {
       await fs.close();
@@ -80,8 +100,6 @@ export class Lifecycle {
       failure = e;
       this.log('error', `flushing files on stop failed: ${(e as Error).message}`);
     }
-    await mounted.unmount();
-    this.log('info', `unmounted ${mounted.mountpoint}`);
     const served = Object.entries(mounted.stats.snapshot()).map(([op, c]) => [op, `${c.count}/${c.errors} err/${c.maxMs.toFixed(1)}ms max`]);
     this.log('debug', 'operations served', Object.fromEntries(served));
     if (failure !== undefined) throw failure;

@@ -2,7 +2,8 @@
  * The FUSE file systems the mount benchmark compares, each started as a
  * foreground child process on a fresh mountpoint with a fresh cache
  * directory, so every measurement starts cold:
- * - bucketfs: `node bin/bucketfs.js mount REMOTE DIR --cache-dir DIR`, defaults otherwise;
+ * - bucketfs: `node bin/bucketfs.js mount REMOTE DIR --cache-dir DIR`, defaults otherwise
+ *   (a variant adds options, e.g. `--write-mode async`; a workload may add some, e.g. `--cache-size`);
  * - s3fs: test/mount/scenario-foreign.ts's s3fsMount (url, use_path_request_style,
  *   passwd_file, the server's region; its parallel and multipart defaults);
  * - rclone mount: `--vfs-cache-mode writes --transfers 16`, remote from RCLONE_CONFIG_* (scenario-foreign's rcloneEnv).
@@ -24,6 +25,10 @@ import type { S3Server } from '../servers/common.js';
 
 export interface ToolMount {
   dir: string;
+  /** The tool's process, for its peak memory (when known). */
+  pid?: number;
+  /** Where the tool keeps its cache on disk (when it has one). */
+  cacheDir?: string;
   /** What the tool printed so far (for errors). */
   output(): string;
   /** Unmounts and stops the tool, then removes its temp dirs; never throws. */
@@ -34,8 +39,13 @@ export interface FuseTool {
   name: string;
   /** The command line as the report shows it (credentials are never on it). */
   command: string;
-  /** Mounts the whole bucket; `label` names this mount in profiles and errors. */
-  mount(label: string): Promise<ToolMount>;
+  /** Options of `bucketfs mount` this tool's runs cannot do without (a run is "n/a" when one is missing). */
+  needs?: readonly string[];
+  /**
+   * Mounts the whole bucket; `label` names this mount in profiles and errors.
+   * `extraArgs`: options a workload adds to bucketfs's command line (other tools ignore them).
+   */
+  mount(label: string, extraArgs?: readonly string[]): Promise<ToolMount>;
 }
 
 const READY_TIMEOUT_MS = 60_000;
@@ -153,7 +163,7 @@ async function startChild(spec: ChildSpec): Promise<ToolMount> {
     await stop();
     throw e;
   }
-  return { dir: spec.dir, output: () => output, stop };
+  return { dir: spec.dir, ...(child.pid === undefined ? {} : { pid: child.pid }), output: () => output, stop };
 }
 
 /** A temp dir holding the tool's mountpoint, cache and home. */
@@ -165,25 +175,47 @@ async function scratchDirs(tool: string): Promise<{ root: string; mnt: string; c
 }
 
 export interface BucketfsOptions {
+  /** Options every mount gets (shown in the command line). */
+  args?: readonly string[];
   /** Write a V8 CPU profile of each daemon here (node --cpu-prof), named after the mount's label. */
   profileDir?: string;
   /** Run each daemon with BUCKETFS_DEBUG=1 and keep its stderr here (<label>.log): it ends with the FUSE operations served. */
   logDir?: string;
 }
 
-export function bucketfsTool(server: S3Server, bucket: string, options: BucketfsOptions = {}): FuseTool {
-  const bin = join(checkoutRoot(), 'bin', 'bucketfs.js');
+const bucketfsBin = () => join(checkoutRoot(), 'bin', 'bucketfs.js');
+
+/** The options `bucketfs mount --help` lists (e.g. '--write-mode'), so runs needing one the build lacks are reported, not failed. */
+export async function bucketfsMountOptions(): Promise<Set<string>> {
+  const help = await sh(`'${process.execPath}' '${bucketfsBin()}' mount --help`, { timeoutMs: 60_000 });
+  if (help.code !== 0) throw new Error(`bucketfs mount --help exited ${help.code}: ${help.stderr.slice(-1000)}`);
+  return new Set(help.stdout.match(/--[a-z][a-z-]*/g));
+}
+
+/** A way of running bucketfs: its row name and the options it always adds (e.g. 'bucketfs async', ['--write-mode', 'async']). */
+export interface BucketfsVariant {
+  name: string;
+  args: readonly string[];
+}
+
+export const BUCKETFS_DEFAULT: BucketfsVariant = { name: 'bucketfs', args: [] };
+
+export function bucketfsTool(server: S3Server, bucket: string, options: BucketfsOptions = {}, variant = BUCKETFS_DEFAULT): FuseTool {
+  const bin = bucketfsBin();
   const remote = `s3://${bucket}?endpoint=${encodeURIComponent(server.endpoint)}&region=${server.region}`;
+  const flags = variant.args.filter((a) => a.startsWith('--'));
+  const always = [...(options.args ?? []), ...variant.args];
   return {
-    name: 'bucketfs',
-    command: `bucketfs mount 's3://${bucket}?endpoint=…&region=${server.region}' MNT --cache-dir EMPTY_DIR (credentials in AWS_* env)`,
-    mount: async (label) => {
+    name: variant.name,
+    command: `bucketfs mount 's3://${bucket}?endpoint=…&region=${server.region}' MNT --cache-dir EMPTY_DIR${always.map((a) => ` ${a}`).join('')} (credentials in AWS_* env)`,
+    needs: flags,
+    mount: async (label, extraArgs = []) => {
       const dirs = await scratchDirs('bucketfs');
       const profile = options.profileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profileDir, '--cpu-prof-name', `${label}.cpuprofile`];
       const mounted = await startChild({
         label: `bucketfs (${label})`,
         command: process.execPath,
-        args: [...profile, bin, 'mount', remote, dirs.mnt, '--cache-dir', dirs.cache],
+        args: [...profile, bin, 'mount', remote, dirs.mnt, '--foreground', '--cache-dir', dirs.cache, ...always, ...extraArgs],
         env: {
           PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dirs.home,
           AWS_ACCESS_KEY_ID: server.accessKeyId, AWS_SECRET_ACCESS_KEY: server.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true',
@@ -195,13 +227,13 @@ export function bucketfsTool(server: S3Server, bucket: string, options: Bucketfs
         stopBy: 'SIGTERM',
       });
       const { logDir } = options;
-      if (logDir === undefined) return mounted;
+      if (logDir === undefined) return { ...mounted, cacheDir: dirs.cache };
       const stop = async () => {
         await mounted.stop();
         await mkdir(logDir, { recursive: true });
         await writeFile(join(logDir, `${label}.log`), mounted.output());
       };
-      return { ...mounted, stop };
+      return { ...mounted, cacheDir: dirs.cache, stop };
     },
   };
 }
@@ -216,7 +248,7 @@ export function rcloneTool(server: S3Server, bucket: string): FuseTool {
     command: `rclone mount rgw:${bucket} MNT ${flags.join(' ')} --cache-dir EMPTY_DIR (remote from RCLONE_CONFIG_RGW_* env, provider Ceph)`,
     mount: async (label) => {
       const dirs = await scratchDirs('rclone');
-      return startChild({
+      const mounted = await startChild({
         label: `rclone mount (${label})`,
         command: 'rclone',
         args: ['mount', `rgw:${bucket}`, dirs.mnt, ...flags, '--cache-dir', dirs.cache],
@@ -225,6 +257,7 @@ export function rcloneTool(server: S3Server, bucket: string): FuseTool {
         scratch: dirs.root,
         stopBy: 'unmount',
       });
+      return { ...mounted, cacheDir: dirs.cache };
     },
   };
 }
@@ -258,9 +291,10 @@ export function s3fsTool(server: S3Server, bucket: string): FuseTool {
           live.delete(entry);
         };
         // s3fsMount keeps the process to itself; an interrupted run must still be able to kill it.
-        const entry: LiveMount = { dir: m.dir, pid: pidWithArgument(m.dir), stop };
+        const pid = pidWithArgument(m.dir);
+        const entry: LiveMount = { dir: m.dir, pid, stop };
         live.add(entry);
-        return { dir: m.dir, output: m.output, stop };
+        return { dir: m.dir, ...(pid === undefined ? {} : { pid }), output: m.output, stop };
       } catch (e) {
         await teardowns.run();
         throw new Error(`s3fs (${label}) did not mount`, { cause: e });

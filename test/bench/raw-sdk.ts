@@ -157,8 +157,14 @@ export class RawSdkClient implements BenchClient {
 
   /** The object's size, or undefined when it does not exist. */
   async sizeOf(key: string): Promise<number | undefined> {
+    return (await this.info(key))?.size;
+  }
+
+  /** The object's size and etag (without quotes), or undefined when it does not exist. */
+  async info(key: string): Promise<{ size: number; etag: string } | undefined> {
     try {
-      return (await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }))).ContentLength;
+      const out = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
+      return { size: out.ContentLength ?? 0, etag: (out.ETag ?? '').replace(/"/g, '') };
     } catch (e) {
       if ((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return undefined;
       throw e;

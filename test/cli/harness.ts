@@ -11,10 +11,21 @@ import { mkdir, mkdtemp, readFile, readdir, rm, rmdir, stat } from 'node:fs/prom
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The checkout: the nearest directory above this module holding package.json (test/cli/ or dist/test/cli/). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+export const ROOT = packageRoot();
 const BIN = join(ROOT, 'bin', 'bucketfs.js');
 const BUILT = join(ROOT, 'dist', 'daemon', 'cli.js');
 

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { AccessDeniedError } from '../../drivers/errors.js';
-import { fuseMountAt, mountFileSystem, type MountedFileSystem } from '../../vfs/fuse-adapter.js';
+import { fuseMountAt, mountFileSystem, type MountedFileSystem, type ObservedOperation } from '../../vfs/fuse-adapter.js';
 import { VfsError, type Attr, type FileSystem, type StatFs } from '../../vfs/types.js';
 import { sh } from './harness.js';
 
@@ -130,6 +130,10 @@ class MemoryFileSystem implements FileSystem {
     this.add(path, 0o100000 | mode);
     return 2;
   }
+  async fgetattr(path: string, fh: number) {
+    this.calls.push(['fgetattr', path, fh]);
+    return this.getattr(path);
+  }
   async read(path: string, _fh: number, buffer: Buffer, length: number, position: number) {
     const data = this.get(path).data;
     return data.copy(buffer, 0, Math.min(position, data.length), Math.min(position + length, data.length));
@@ -171,11 +175,13 @@ class MemoryFileSystem implements FileSystem {
 const fs = new MemoryFileSystem();
 const logged: string[] = [];
 const mnt = await mkdtemp(join(tmpdir(), 'bucketfs-adapter-'));
+const observed: ObservedOperation[] = [];
 const METADATA_TIMEOUT_MS = 1_000;
 const mounted: MountedFileSystem = await mountFileSystem(fs, mnt, {
   source: 'memory://adapter-test',
   log: (level, message) => logged.push(`${level}: ${message}`),
   metadataTimeoutMs: METADATA_TIMEOUT_MS,
+  observe: (o) => observed.push(o),
 });
 t.teardown(async () => {
   await mounted.unmount();
@@ -208,6 +214,13 @@ t.test('file contents, symlinks, modes and statfs pass through', async (t) => {
   t.equal(r.stdout, 'hello world' + 'f\n640\n4096 255\n');
   const create = fs.calls.find(([op, path]) => op === 'create' && path === '/f');
   t.same(create, ['create', '/f', 0o100644, 0o102], 'create gets the mode from the kernel and O_CREAT|O_RDWR (fuse-native passes no flags)');
+});
+
+t.test('a getattr through an open handle (lseek SEEK_END after a write) reaches fgetattr with the handle', async (t) => {
+  fs.add('/sized', 0o100644, Buffer.alloc(1234));
+  const r = await sh(`python3 -c "import os; fd = os.open('${mnt}/sized', os.O_RDWR); os.write(fd, b'x' * 10); print(os.lseek(fd, 0, os.SEEK_END)); os.close(fd)"`);
+  t.same([r.code, r.stdout], [0, '1234\n'], r.stderr);
+  t.same(fs.calls.filter(([op]) => op === 'fgetattr').at(-1), ['fgetattr', '/sized', 1], 'the path and the handle open() returned');
 });
 
 t.test('utimens: touch -d sets both times; touch -a / touch -m set one and keep the other', async (t) => {
@@ -291,6 +304,37 @@ t.test('metadata operations time out; data operations do not', async (t) => {
   const r = await sh(`printf data > ${mnt}/slow && cat ${mnt}/slow`);
   fs.write = slowWrite;
   t.equal(r.stdout, 'data', `a write slower than the metadata timeout completes (${r.stderr})`);
+});
+
+t.test('every reply is observed with its latency, errno and bytes', async (t) => {
+  observed.length = 0;
+  const r = await sh(`stat ${mnt}/nothing-here; printf 12345 > ${mnt}/observed; cat ${mnt}/observed`);
+  t.equal(r.stdout, '12345', r.stderr);
+  t.ok(observed.some((o) => o.op === 'getattr' && o.errno === 'ENOENT'), 'a failed lookup carries its errno');
+  t.ok(observed.some((o) => o.op === 'write' && o.bytes === 5 && o.errno === undefined), 'a write carries its bytes');
+  t.ok(observed.some((o) => o.op === 'read' && o.bytes === 5));
+  t.ok(observed.every((o) => o.seconds >= 0 && o.seconds < 10));
+});
+
+t.test('drained() waits for a write accepted before drain()', async (t) => {
+  const slowWrite = fs.write.bind(fs);
+  let landed = false;
+  fs.write = async (...args) => {
+    await new Promise((r) => setTimeout(r, 500));
+    const n = await slowWrite(...args);
+    landed = true;
+    return n;
+  };
+  const writer = sh(`printf late > ${mnt}/late`);
+  while (!fs.nodes.has('/late')) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 50));
+  mounted.drain();
+  t.notOk(landed, 'the write is still in flight when the mount drains');
+  await mounted.drained();
+  t.ok(landed, 'drained() resolved only after the VFS took the write');
+  fs.write = slowWrite;
+  await writer;
+  t.equal(fs.nodes.get('/late')?.data.toString(), 'late');
 });
 
 t.test('draining refuses new writes and changes, reads go on; unmount removes the mount', async (t) => {

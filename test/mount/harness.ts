@@ -126,7 +126,7 @@ async function start(remote: string, opts: MountOptions): Promise<Started> {
   // Resolved, as the mount table shows it.
   const dir = await realpath(opts.dir ?? (await mkdtemp(join(tmpdir(), 'bucketfs-mnt-'))));
   const cacheDir = opts.cacheDir ?? (await mkdtemp(join(tmpdir(), 'bucketfs-cache-')));
-  const child = await startCli(['mount', remote, dir, '--cache-dir', cacheDir, ...(opts.args ?? [])], { env: opts.env ?? {} });
+  const child = await startCli(['mount', remote, dir, '--foreground', '--cache-dir', cacheDir, ...(opts.args ?? [])], { env: opts.env ?? {} });
   let stderr = '';
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   child.stdout?.resume();

@@ -34,6 +34,16 @@ export interface Rig {
 
 export type RigOptions = Partial<Omit<DataPathOptions, 'container' | 'hooks'>>;
 
+/**
+ * t.testdir(), made after a teardown hook exists: tap then runs the
+ * teardowns (closing data paths, which finish background chunk writes)
+ * before it removes the directory, not after.
+ */
+function testdir(t: Test): string {
+  t.teardown(() => undefined);
+  return t.testdir();
+}
+
 /** `root` is the test's t.testdir(), taken once: each call of t.testdir() wipes it. */
 function rigOn(t: Test, name: string, backend: Backend, bucket: string, root: string, options: RigOptions): Rig {
   const cacheDir = options.cacheDir ?? `${root}/cache`;
@@ -55,11 +65,11 @@ function rigOn(t: Test, name: string, backend: Backend, bucket: string, root: st
 export async function memoryRig(t: Test, options: RigOptions = {}, wrap?: (b: MemoryBackend) => Backend): Promise<Rig & { memory: MemoryBackend }> {
   const memory = new MemoryBackend();
   await memory.createBucket('data');
-  return { ...rigOn(t, 'memory', wrap ? wrap(memory) : memory, 'data', t.testdir(), options), memory };
+  return { ...rigOn(t, 'memory', wrap ? wrap(memory) : memory, 'data', testdir(t), options), memory };
 }
 
 export async function localRig(t: Test, options: RigOptions = {}): Promise<Rig> {
-  const root = t.testdir();
+  const root = testdir(t);
   const backend = new LocalBackend({ root: `${root}/store` });
   await backend.createBucket('data');
   t.teardown(() => backend.close());
@@ -87,7 +97,7 @@ export async function rgwRig(t: Test, options: RigOptions = {}, wrap?: (b: Backe
     await removeBucket(backend, bucket);
     await backend.close();
   });
-  return rigOn(t, 'rgw', wrap ? wrap(backend) : backend, bucket, t.testdir(), options);
+  return rigOn(t, 'rgw', wrap ? wrap(backend) : backend, bucket, testdir(t), options);
 }
 
 

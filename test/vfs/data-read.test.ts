@@ -2,15 +2,18 @@
  * Reads through the chunk store, on the memory backend whose counters show
  * the requests: one GET per chunk, none on a re-read, one for concurrent
  * readers of a chunk, readahead for sequential readers, ESTALE (never bytes
- * of another version) when the object changes under an open reader, chunk
- * files that fail their length check fetched again, the size bound, and
- * chunks reused by the next run.
+ * of another version) when the object changes under an open reader, a torn
+ * chunk file of an earlier run fetched again, the size bound, a readahead
+ * window that grows for sequential readers and stays shut for random ones,
+ * and chunks reused by the next run.
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { O_RDONLY } from '../../vfs/types.js';
+import type { Backend } from '../../drivers/contract.js';
+import { ForwardingBackend, type Operation } from '../../drivers/decorators/forwarding.js';
+import { O_RDONLY, O_RDWR, O_TRUNC } from '../../vfs/types.js';
 import { errnoOf, memoryRig, MiB, openKey, readThrough } from './data-harness.js';
 
 const twentyMiB = randomBytes(20 * MiB);
@@ -113,42 +116,108 @@ t.test('an object changed under an open reader: ESTALE, never bytes of the new v
   t.equal(await errnoOf(rig.data.read(fresh, Buffer.alloc(10), 10, 9 * MiB)), 'ESTALE', 'a deleted object is ESTALE too');
 });
 
-t.test('a chunk file with the wrong length is fetched again', async (t) => {
+t.test('a torn chunk file left by an earlier run is fetched again', async (t) => {
   const rig = await memoryRig(t, { chunkSize: MiB });
   const bytes = twentyMiB.subarray(0, 2 * MiB);
   await rig.container.put('obj', bytes);
   const fh = await openKey(rig, 'obj', O_RDONLY);
-  const buffer = Buffer.alloc(MiB);
-  await rig.data.read(fh, buffer, MiB, 1 * MiB);
+  await rig.data.read(fh, Buffer.alloc(MiB), MiB, 1 * MiB);
+  await rig.data.release(fh);
+  await rig.data.close();
   const dir = join(rig.cacheDir, 'chunks');
   const [name] = await readdir(dir);
   t.ok(name, 'one chunk file');
   await truncate(join(dir, name as string), 1000);
+
+  const next = rig.another({ cacheDir: rig.cacheDir, chunkSize: MiB });
+  const again = await openKey(rig, 'obj', O_RDONLY, next);
   rig.memory.resetCounters();
-  buffer.fill(0);
-  await rig.data.read(fh, buffer, MiB, 1 * MiB);
+  const buffer = Buffer.alloc(MiB);
+  await next.read(again, buffer, MiB, 1 * MiB);
   t.ok(buffer.equals(bytes.subarray(MiB)), 'the bytes are right');
-  t.equal(rig.memory.counters.get, 1, 'the short chunk was fetched again');
-  t.equal((await stat(join(dir, name as string))).size, MiB, 'and stored whole');
+  t.equal(rig.memory.counters.get, 1, 'the torn chunk was fetched again');
+  await next.close();
+  t.equal((await stat(join(dir, name as string))).size, MiB + 8, 'and stored whole (bytes and trailer)');
 });
 
 t.test('the chunk store stays within its size bound (LRU)', async (t) => {
   const chunk = 256 * 1024;
-  const rig = await memoryRig(t, { chunkSize: chunk, cacheBytes: 3 * chunk });
-  const bytes = twentyMiB.subarray(0, 8 * chunk);
+  // A memory limit of two chunks keeps no chunk in memory: every hit is a disk hit.
+  const rig = await memoryRig(t, { chunkSize: chunk, cacheBytes: 3 * (chunk + 8), memoryLimitBytes: 2 * chunk });
+  const bytes = twentyMiB.subarray(0, 12 * chunk);
   await rig.container.put('obj', bytes);
   const fh = await openKey(rig, 'obj', O_RDONLY);
   t.ok((await readThrough(rig.data, fh, 0, bytes.length, 100_000)).equals(bytes), 'reads are right under eviction');
   await new Promise((resolve) => setTimeout(resolve, 50));
   const dir = join(rig.cacheDir, 'chunks');
   const sizes = await Promise.all((await readdir(dir)).map(async (n) => (await stat(join(dir, n))).size));
-  t.ok(sizes.reduce((a, b) => a + b, 0) <= 3 * chunk, `at most 3 chunks on disk (${sizes.length})`);
+  t.ok(sizes.reduce((a, b) => a + b, 0) <= 3 * (chunk + 8), `at most 3 chunks on disk (${sizes.length}) after reading 4× the bound`);
   rig.memory.resetCounters();
   const last = Buffer.alloc(10);
-  await rig.data.read(fh, last, 10, 8 * chunk - 10);
+  await rig.data.read(fh, last, 10, 12 * chunk - 10);
   t.equal(rig.memory.counters.get, 0, 'the most recent chunk is still there');
   await rig.data.read(fh, last, 10, 0);
   t.equal(rig.memory.counters.get, 1, 'the oldest was evicted');
+});
+
+/** GETs that take `latencyMs`, counting how many are in flight at once. */
+class SlowGets extends ForwardingBackend {
+  inFlight = 0;
+  maxInFlight = 0;
+  constructor(inner: Backend, private readonly latencyMs: number) {
+    super(inner);
+  }
+  protected override async around<T>(op: Operation, call: () => Promise<T>): Promise<T> {
+    if (op !== 'get') return call();
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+      return await call();
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+t.test('a sequential read fetches each chunk once, in a few long GETs, several in flight', async (t) => {
+  let slow: SlowGets | undefined;
+  const rig = await memoryRig(t, { chunkSize: MiB }, (b) => (slow = new SlowGets(b, 20)));
+  const bytes = twentyMiB.subarray(0, 16 * MiB);
+  await rig.container.put('obj', bytes);
+  const fh = await openKey(rig, 'obj', O_RDONLY);
+  rig.memory.resetCounters();
+  t.ok((await readThrough(rig.data, fh, 0, bytes.length)).equals(bytes), 'the bytes are the object');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(rig.data.stats().bytesDownloaded, bytes.length, 'every chunk fetched once, none past the end');
+  const gets = rig.memory.counters.get;
+  t.ok(gets > 1 && gets < 16, `fewer GETs (${gets}) than the 16 chunks`);
+  t.ok((slow?.maxInFlight ?? 0) >= 2, `GETs in flight at once (${slow?.maxInFlight})`);
+});
+
+t.test('random reads fetch only the chunks they touch; a seek resets the window', async (t) => {
+  const rig = await memoryRig(t, { chunkSize: MiB });
+  const bytes = twentyMiB.subarray(0, 16 * MiB);
+  await rig.container.put('obj', bytes);
+  const fh = await openKey(rig, 'obj', O_RDONLY);
+  rig.memory.resetCounters();
+  const touched = new Set<number>();
+  for (const at of [5 * MiB + 7, 2 * MiB + 100, 11 * MiB, 5 * MiB + 9000, 14 * MiB - 5, 2 * MiB + 70_000]) {
+    const buffer = Buffer.alloc(4096);
+    await rig.data.read(fh, buffer, 4096, at);
+    t.ok(buffer.equals(bytes.subarray(at, at + 4096)), `bytes at ${at}`);
+    touched.add(Math.floor(at / MiB)).add(Math.floor((at + 4095) / MiB));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(rig.memory.counters.get, touched.size, `only the ${touched.size} chunks touched`);
+
+  const other = await openKey(rig, 'obj', O_RDONLY);
+  await readThrough(rig.data, other, 0, 3 * MiB);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  rig.memory.resetCounters();
+  await rig.data.read(other, Buffer.alloc(4096), 4096, 15 * MiB + 1);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(rig.memory.counters.get, 1, 'a jump fetches the chunk it touches and nothing ahead');
 });
 
 t.test('invalidate drops the chunks of a key', async (t) => {
@@ -184,4 +253,30 @@ t.test('the next run on the same cache dir reuses the chunks', async (t) => {
   t.ok((await readThrough(next, again, 0, twentyMiB.length)).equals(twentyMiB));
   t.equal(rig.memory.counters.get, 0, 'no GET after a restart');
   t.equal(await errnoOf(rig.data.open({ path: '/x', key: 'x', exists: false, size: 0, etag: undefined, metadata: {} }, 0)), 'EIO', 'a closed data path opens nothing');
+});
+
+t.test('the kernel page cache is kept only by an open that revalidated the same etag', async (t) => {
+  const rig = await memoryRig(t);
+  await rig.container.put('obj', Buffer.from('version one'));
+  const first = await openKey(rig, 'obj', O_RDONLY);
+  t.equal(rig.data.keepCache(first), false, 'a first open drops whatever the kernel holds');
+  await rig.data.release(first);
+  const second = await openKey(rig, 'obj', O_RDONLY);
+  t.equal(rig.data.keepCache(second), true, 'the same etag again: keep');
+  await rig.data.release(second);
+  t.equal(rig.data.keepCache(second), false, 'a released handle keeps nothing');
+
+  await rig.container.put('obj', Buffer.from('version two'));
+  const changed = await openKey(rig, 'obj', O_RDONLY);
+  t.equal(rig.data.keepCache(changed), false, 'a changed object: drop');
+  await rig.data.release(changed);
+  const truncated = await openKey(rig, 'obj', O_RDWR | O_TRUNC);
+  t.equal(rig.data.keepCache(truncated), false, 'O_TRUNC: drop');
+  await rig.data.write(truncated, Buffer.from('three'), 5, 0);
+  await rig.data.release(truncated);
+  const after = await openKey(rig, 'obj', O_RDONLY);
+  t.equal(rig.data.keepCache(after), false, 'after an upload through the mount the etag is new: drop');
+  await rig.data.release(after);
+  const again = await openKey(rig, 'obj', O_RDONLY);
+  t.equal(rig.data.keepCache(again), true);
 });

@@ -15,6 +15,8 @@ import { O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from '../../vfs/types.js
 import { errnoOf, localRig, memoryRig, MiB, objectBytes, openKey, readThrough, rgwRig, targetOf, type Rig } from './data-harness.js';
 
 const big = randomBytes(20 * MiB);
+/** 8 MiB parts: the multipart threshold stays 16 MiB, and a 20 MiB file is three parts. */
+const PARTS = { partSize: 8 * MiB };
 
 /** Random writes into an existing 20 MiB object, then a small file, both round-tripped through the bucket. */
 async function roundTrips(t: Test, rig: Rig, backend: Backend): Promise<void> {
@@ -30,7 +32,7 @@ async function roundTrips(t: Test, rig: Rig, backend: Backend): Promise<void> {
   }
   await rig.data.release(fh);
   t.ok((await objectBytes(rig.container, 'big')).equals(model), 'the 20 MiB object holds every patch');
-  t.match((await backend.head(rig.container.name, 'big')).etag, /-3$/, 'uploaded in three parts');
+  t.match((await backend.head(rig.container.name, 'big')).etag, /-3$/, 'uploaded in three 8 MiB parts');
 
   const small = await rig.data.open(await targetOf(rig.container, 'dir/small', { mode: '33188' }), O_CREAT | O_WRONLY);
   await rig.data.write(small, Buffer.from('small file'), 10, 0);
@@ -71,19 +73,19 @@ async function failedUploads(t: Test, rig: Rig, faults: FaultBackend, raw: Backe
 }
 
 t.test('local: one PUT below 16 MiB, multipart above', async (t) => {
-  const rig = await localRig(t);
+  const rig = await localRig(t, PARTS);
   await roundTrips(t, rig, rig.backend);
 });
 
 t.test('memory: failed uploads leave the previous object', async (t) => {
   let faults: FaultBackend | undefined;
-  const rig = await memoryRig(t, {}, (memory) => (faults = new FaultBackend(memory)));
+  const rig = await memoryRig(t, PARTS, (memory) => (faults = new FaultBackend(memory)));
   await failedUploads(t, rig, faults as FaultBackend, rig.memory);
 });
 
 t.test('memory: a failed last release keeps the file dirty for a later open or shutdown', async (t) => {
   let faults: FaultBackend | undefined;
-  const rig = await memoryRig(t, {}, (memory) => (faults = new FaultBackend(memory)));
+  const rig = await memoryRig(t, PARTS, (memory) => (faults = new FaultBackend(memory)));
   const fh = await rig.data.open(await targetOf(rig.container, 'late'), O_CREAT | O_WRONLY);
   await rig.data.write(fh, Buffer.from('kept'), 4, 0);
   faults?.inject({ op: 'put', error: 'Transient', times: 2 });
@@ -98,7 +100,7 @@ t.test('memory: a failed last release keeps the file dirty for a later open or s
 
 t.test('memory: a failed GET fails the read, and is not cached', async (t) => {
   let faults: FaultBackend | undefined;
-  const rig = await memoryRig(t, {}, (memory) => (faults = new FaultBackend(memory)));
+  const rig = await memoryRig(t, PARTS, (memory) => (faults = new FaultBackend(memory)));
   await rig.container.put('obj', big.subarray(0, MiB));
   const fh = await openKey(rig, 'obj', O_RDONLY);
   faults?.inject({ op: 'get', error: 'Transient', times: 1 });
@@ -121,7 +123,7 @@ t.test('memory: the base changed in the bucket under a dirty file with unfetched
 
 t.test('memory: changes during an upload (writes wait for it; rename and metadata make another)', async (t) => {
   let faults: FaultBackend | undefined;
-  const rig = await memoryRig(t, {}, (memory) => (faults = new FaultBackend(memory)));
+  const rig = await memoryRig(t, PARTS, (memory) => (faults = new FaultBackend(memory)));
   const fh = await rig.data.open(await targetOf(rig.container, 'busy', { mode: '33188' }), O_CREAT | O_RDWR);
   await rig.data.write(fh, Buffer.from('first'), 5, 0);
   faults?.inject({ op: 'put', latencyMs: 100, times: 1 });
@@ -151,7 +153,7 @@ t.test('memory: changes during an upload (writes wait for it; rename and metadat
 
 t.test('RGW: uploads, ESTALE and failed uploads', async (t) => {
   let faults: FaultBackend | undefined;
-  const rig = await rgwRig(t, {}, (backend) => (faults = new FaultBackend(backend)));
+  const rig = await rgwRig(t, PARTS, (backend) => (faults = new FaultBackend(backend)));
   if (rig === undefined || faults === undefined) return;
   const raw = faults.inner;
   await t.test('one PUT below 16 MiB, multipart above', (t) => roundTrips(t, rig, raw));

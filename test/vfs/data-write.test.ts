@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import type { Test } from 'tap';
 import { O_APPEND, O_CREAT, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from '../../vfs/types.js';
+import { DEFAULT_CHUNK_SIZE } from '../../vfs/data/index.js';
 import { errnoOf, localRig, memoryRig, MiB, objectBytes, openKey, prng, readThrough, rgwRig, targetOf, type Rig, type RigOptions } from './data-harness.js';
 
 /** Undefined: the target cannot run here (a SKIPPED line was printed). */
@@ -253,8 +254,11 @@ for (const [name, makeRig] of RIGS) {
   });
 }
 
-t.test('a random write into an existing 20 MiB object uploads the whole object (memory counters)', async (t) => {
-  const rig = await memoryRig(t);
+/** 16 MiB parts: a 20 MiB object is two, the patched one sent and the other copied. */
+const PART = 16 * MiB;
+
+t.test('a random write into an existing 20 MiB object sends one part and copies the rest (memory counters)', async (t) => {
+  const rig = await memoryRig(t, { partSize: PART });
   const model = new Model();
   model.write(randomBytes(20 * MiB), 0);
   await rig.container.put('big', Buffer.from(model.bytes));
@@ -265,12 +269,15 @@ t.test('a random write into an existing 20 MiB object uploads the whole object (
   model.write(patch, 13 * MiB + 17);
   t.equal(rig.memory.counters.get, 0, 'a write fetches nothing');
   await rig.data.flush(fh);
-  t.equal(rig.memory.counters.get, 3, 'the upload filled the three chunks from the bucket');
+  const parts = Math.ceil((20 * MiB) / PART);
   t.equal(rig.memory.counters.createMultipart, 1, 'above 16 MiB: multipart');
-  t.equal(rig.memory.counters.uploadPart, 3);
+  t.equal(rig.memory.counters.uploadPart, 1, 'only the part holding the patch is sent');
+  t.equal(rig.memory.counters.uploadPartCopy, parts - 1, 'the others are copied server-side');
+  t.equal(rig.memory.counters.head, 1, 'after one HEAD checking the base is unchanged');
+  t.equal(rig.memory.counters.get, PART / DEFAULT_CHUNK_SIZE, 'the sent part was completed from the bucket');
   t.ok((await objectBytes(rig.container, 'big')).equals(model.bytes), 'the object is the old one with the patch');
   rig.memory.resetCounters();
-  t.ok((await readThrough(rig.data, fh, 0, 20 * MiB, MiB)).equals(model.bytes), 'reads after the upload are local');
-  t.equal(rig.memory.counters.get, 0);
+  t.ok((await readThrough(rig.data, fh, 0, 20 * MiB, MiB)).equals(model.bytes), 'reads after the upload are right');
+  t.equal(rig.memory.counters.get, Math.ceil((20 * MiB - PART) / DEFAULT_CHUNK_SIZE), 'only the copied range is fetched (new etag)');
   await rig.data.release(fh);
 });

@@ -153,7 +153,7 @@ t.test('a listing keeps exact attributes of the same object version only', async
     { name: 'fresh', fields: fields({ validatedAt: 2000 }) },
   ]);
   store.upsert('/made-meanwhile', fields({ validatedAt: 2500 }));
-  const gone = store.finishListing('/', gen, 2000);
+  const { gone } = store.finishListing('/', gen, 2000);
   t.equal(store.get('/same')?.mode, 0o100600, 'same etag and Last-Modified: exact attributes kept');
   t.equal(store.get('/same')?.validatedAt, 2000);
   t.equal(store.get('/moved')?.mode, 0o100644, 'Last-Modified moved (a metadata change elsewhere): listing attributes');
@@ -182,6 +182,7 @@ t.test('renameTree moves a subtree keeping inode numbers', async (t) => {
   t.equal(store.get('/e')?.ino, d.ino);
   t.equal(store.get('/e/sub/f')?.ino, f.ino);
   t.equal(store.get('/e/sub')?.listedAt, 5, 'listing state moves along');
+  t.equal(store.get('/e/sub/f')?.lastModifiedMs, undefined, 'a moved object is a copy: its date is learnt again');
   t.same(store.children('/e').map((c) => c.path), ['/e/sub']);
   t.equal(store.get('/e/old'), undefined, 'what was at the target is replaced');
   t.equal(store.get('/d'), undefined);

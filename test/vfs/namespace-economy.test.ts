@@ -135,3 +135,86 @@ t.test('--exact-attrs: readdir also HEADs what the listing left to defaults', as
   await r.vfs.readdir('/');
   t.same(r.requests(), { listPage: 1 }, 'a relisting HEADs nothing already known exactly for this object version');
 });
+
+const STAT_N = 20;
+const statNames = Array.from({ length: STAT_N }, (_, i) => `f${String(i).padStart(2, '0')}`);
+
+t.test('stat of 20 names in a directory never listed: a few HEADs, then one listing answers the rest', async (t) => {
+  const bucket = (await freshBucket(t, 'memory'))!;
+  await seed(bucket.container, Object.fromEntries(statNames.map((n, i) => [`d/${n}`, 'x'.repeat(i)])));
+  const r = await rig(t, bucket);
+  r.resetRequests();
+  await r.vfs.getattr('/d');
+  const sizes: number[] = [];
+  for (const name of statNames) sizes.push((await r.vfs.getattr(`/d/${name}`)).size);
+  t.same(sizes, statNames.map((_, i) => i), 'every size right');
+  const counts = r.requests();
+  t.ok((counts['head'] ?? 0) <= 4 + 1, `at most 4 HEADs for the names (and one for the directory): ${JSON.stringify(counts)}`);
+  t.equal(counts['listPage'], 1 + 1, 'one LIST to find the directory, one to list it');
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  t.ok(total <= 4 + 8 + 1, `at most 4 HEADs + 8 other requests + 1 LIST in all: ${total}`);
+
+  r.resetRequests();
+  const attr = await r.vfs.getattr('/d/f05');
+  t.equal(attr.mode, 0o100644, "the listing's attributes: default mode");
+  t.equal(attr.mtimeNs % 1_000_000n, 0n, '... and Last-Modified as mtime');
+  t.same(r.requests(), {}, 'a name the listing showed costs nothing');
+  await seed(bucket.container, { 'd/made-elsewhere': 'new' });
+  r.resetRequests();
+  t.equal((await r.vfs.getattr('/d/made-elsewhere')).size, 3, 'a name the listing did not show is still asked for');
+  t.same(r.requests(), { head: 1 }, '... with one HEAD');
+  r.resetRequests();
+  await r.vfs.readdir('/d');
+  t.same(r.requests(), { listPage: 1 }, 'a listing for lookups does not answer readdir');
+  r.resetRequests();
+
+  const fh = await r.vfs.open('/d/f05', O_RDONLY);
+  t.same(r.requests(), { head: 1 }, 'open still revalidates with a HEAD');
+  await r.vfs.release('/d/f05', fh);
+});
+
+t.test('a directory too big to list for lookups keeps per-name HEADs', async (t) => {
+  const bucket = (await freshBucket(t, 'memory'))!;
+  const many = Array.from({ length: 10_050 }, (_, i) => `big/g${String(i).padStart(5, '0')}`);
+  await seed(bucket.container, Object.fromEntries(many.map((k) => [k, 'y'])));
+  const r = await rig(t, bucket);
+  await r.vfs.getattr('/big');
+  r.resetRequests();
+  for (let i = 0; i < 5; i++) await r.vfs.getattr(`/big/g${String(10_049 - i).padStart(5, '0')}`);
+  t.same(r.requests(), { head: 5, listPage: 10 }, 'the fifth lookup read 10 pages and stopped; the name was not in them: a HEAD');
+  r.resetRequests();
+  t.equal((await r.vfs.getattr('/big/g00010')).size, 1, 'a name from the pages read');
+  await r.vfs.getattr('/big/g10000');
+  t.same(r.requests(), { head: 1 }, 'pages read are used; no second listing within --dir-ttl');
+  t.same((await r.vfs.readdir('/big')).names.length, many.length, 'readdir still lists everything');
+});
+
+t.test('--exact-attrs: no listing for lookups, and a listed-only entry is HEADed when looked up', async (t) => {
+  const bucket = (await freshBucket(t, 'memory'))!;
+  await seed(bucket.container, Object.fromEntries(statNames.map((n) => [`d/${n}`, 'z'])), { mode: String(0o100600) });
+  const r = await rig(t, bucket);
+  await r.vfs.readdir('/d');
+  t.equal((await r.vfs.getattr('/d/f00')).mode, 0o100644, 'without --exact-attrs: the listing shows default modes');
+  await r.vfs.close();
+  const exact = await r.remount({ exactAttrs: true });
+  r.resetRequests();
+  t.equal((await exact.getattr('/d/f00')).mode, 0o100600, 'the same cache with --exact-attrs: the stored mode');
+  t.same(r.requests(), { head: 1 }, 'one HEAD for the entry known from a listing only');
+  r.resetRequests();
+  for (const name of statNames.slice(1)) await exact.getattr(`/d/${name}`);
+  t.same(r.requests(), { head: STAT_N - 1 }, 'one HEAD per name, no listing');
+});
+
+t.test('ls -l: readdir answers from the listing, and each lookup after it is a cache hit', async (t) => {
+  const bucket = (await freshBucket(t, 'memory'))!;
+  await seed(bucket.container, Object.fromEntries(names.map((n) => [`ls/${n}`, 'q'])));
+  await seed(bucket.container, { 'ls/sub/inner': '1' });
+  const r = await rig(t, bucket);
+  await r.vfs.getattr('/ls');
+  r.resetRequests();
+  const { names: shown, attrs } = await r.vfs.readdir('/ls');
+  t.same(shown, [...names, 'sub'], 'sorted, directories among files');
+  t.equal(attrs[N]!.mode, 0o40755);
+  for (let i = 0; i < N; i += 97) t.same(await r.vfs.getattr(`/ls/${names[i]}`), attrs[i], `lstat of ${names[i]} matches readdir`);
+  t.same(r.requests(), { listPage: 3 }, '⌈N/1000⌉ LISTs and nothing else');
+});

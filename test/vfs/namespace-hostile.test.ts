@@ -7,6 +7,7 @@
  */
 import t from 'tap';
 import type { Test } from 'tap';
+import { classifyKey } from '../../vfs/namespace/keys.js';
 import { freshBucket, rig, seed, OPTIONS, type TargetName } from './namespace-harness.js';
 
 const LONG = 'L'.repeat(300);
@@ -51,3 +52,19 @@ async function hostileListing(t: Test, target: TargetName): Promise<void> {
 
 t.test('hostile keys on the memory backend', (t) => hostileListing(t, 'memory'));
 t.test('hostile keys on Ceph RGW', (t) => hostileListing(t, 'rgw'));
+
+t.test('classifyKey: each key as the listings show it (for bucketfs check)', async (t) => {
+  t.same(classifyKey('p/a/b', 'p/'), { shown: true, path: '/a/b', kind: 'file' });
+  t.same(classifyKey('p/a/', 'p/'), { shown: true, path: '/a', kind: 'dir' }, 'a directory marker');
+  t.same(classifyKey('p/', 'p/'), { shown: true, path: '/', kind: 'dir' }, "the mount root's marker");
+  t.same(classifyKey('p/old_$folder$', 'p/', 0), { shown: true, path: '/old', kind: 'dir' }, "s3fs's legacy folder object");
+  t.same(classifyKey('p/old_$folder$', 'p/', 3), { shown: true, path: '/old_$folder$', kind: 'file' }, '... only when empty');
+  t.same(classifyKey(CONTROL, ''), { shown: true, path: `/${CONTROL}`, kind: 'file' }, 'control characters are valid');
+  t.same(classifyKey('q/x', 'p/'), { shown: false, reason: 'outside the mounted prefix "p/"' });
+  t.same(classifyKey('a//b', ''), { shown: false, reason: 'empty path segment (a // in the key)' });
+  t.same(classifyKey('a//', ''), { shown: false, reason: 'empty path segment (a // in the key)' });
+  t.same(classifyKey('./x', ''), { shown: false, reason: "'.' path segment" });
+  t.same(classifyKey('y/..', ''), { shown: false, reason: "'..' path segment" });
+  t.same(classifyKey(`${LONG}/z`, ''), { shown: false, reason: 'segment longer than 255 bytes' });
+  t.same(classifyKey('n\u0000ul', ''), { shown: false, reason: 'NUL byte in the name' });
+});

@@ -216,3 +216,15 @@ t.test('read-only mounts, hard links, statfs', async (t) => {
   t.equal(fs.namemax, 255);
   t.ok(fs.blocks > 2 ** 31 && fs.blocks < 2 ** 32, 'plenty, within a Uint32');
 });
+
+t.test('a renamed directory keeps the exact attributes of its files once listed again', async (t) => {
+  const bucket = (await freshBucket(t, 'memory'))!;
+  await seed(bucket.container, { 'd/f': 'x' }, { mode: String(0o100600) });
+  const r = await rig(t, bucket);
+  t.equal((await r.vfs.getattr('/d/f')).mode, 0o100600, 'known exactly from a HEAD');
+  // The copies get a later Last-Modified (compared to the second); their etags stay.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  await r.vfs.rename('/d', '/e');
+  const { attrs } = await r.vfs.readdir('/e');
+  t.equal(attrs[0]!.mode, 0o100600, 'the listing of the new name keeps the exact mode');
+});

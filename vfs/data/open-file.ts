@@ -26,10 +26,30 @@
  */
 import type { Metadata } from '../../drivers/contract.js';
 import type { ChunkSource, ChunkStore, LogFn } from '../../cache/chunks.js';
-import type { StagingArea, StagingFile } from '../../cache/staging.js';
+import { RangeSet, type StagingArea, type StagingFile } from '../../cache/staging.js';
 import type { DataPathHooks, OpenTarget } from '../data-contract.js';
 import { VfsError, vfsError } from '../types.js';
+import type { ByteBudget, Signal } from './budget.js';
+import type { MultipartSession, ObjectFields, PartTarget } from './multipart.js';
 import { Mutex } from './mutex.js';
+import type { DataCounters } from './stats.js';
+
+/** Sizes and counts the write path works with (index.ts sets them from the mount's options). */
+export interface WriteTuning {
+  /** Files of at least this size go multipart (and stream parts while written). */
+  multipartThreshold: number;
+  partSize: number;
+  /** Parts in flight per file. */
+  partConcurrency: number;
+  /** Server-side part copies in flight per file. */
+  copyConcurrency: number;
+  /** Largest single UploadPartCopy. */
+  maxCopyPart: number;
+  /** Bound on dirty bytes (the cache bound). */
+  cacheBytes: number;
+  /** The mount's whole memory bound (reported by stats). */
+  memoryLimitBytes: number;
+}
 
 /** What an open file needs from the data path around it. */
 export interface FileContext {
@@ -43,6 +63,33 @@ export interface FileContext {
   remove(key: string): Promise<void>;
   /** Chunks fetched at once while filling a staging file before an upload. */
   fillConcurrency: number;
+  /** Where multipart sessions live. */
+  target: PartTarget;
+  tuning: WriteTuning;
+  counters: DataCounters;
+  /** Memory for parts in flight and assembly buffers. */
+  budget: ByteBudget;
+  /** Notified when dirty bytes drop or an upload ends (writers waiting for room). */
+  room: Signal;
+  /** Around every write (stream.ts): wait for room under the cache bound; send the parts it finished. */
+  writes: {
+    before(file: OpenFile, bytes: number): Promise<void>;
+    after(file: OpenFile, start: number, end: number): Promise<void>;
+  };
+  /** Async write mode: the journal and background upload queue (writeback.ts); undefined in sync mode. */
+  writeback?: WritebackPort;
+}
+
+/** What open files and uploads ask of the async write mode's queue (writeback.ts implements it). */
+export interface WritebackPort {
+  /** Journals the file's current content (under its mutex); the upload follows in the background. */
+  acknowledge(file: OpenFile): Promise<void>;
+  /** Before a change: a staging file a journaled snapshot still needs is copied first. */
+  beforeWrite(file: OpenFile): Promise<void>;
+  /** A pending file was renamed or got new metadata: journaled at once; false when nothing is pending. */
+  restate(file: OpenFile): boolean;
+  /** The file was unlinked: its pending uploads are dropped. */
+  drop(file: OpenFile): void;
 }
 
 export const isStale = (error: unknown): boolean => error instanceof VfsError && error.errno === 'ESTALE';
@@ -66,6 +113,26 @@ export class OpenFile {
   refs = 0;
   /** Unlinked or replaced while open: its handles keep their local data, nothing is uploaded. */
   detached = false;
+  /** Offsets whose bytes differ from the base (written, or zeros from a truncate) since the last upload. */
+  readonly changed = new RangeSet();
+  /** The multipart upload in progress (parts streamed while the file is written), if any. */
+  session: MultipartSession | undefined;
+  /** This file's share of `counters.dirtyBytes`. */
+  dirtyBytes = 0;
+  /** Dirty bytes reserved in the chunk store for this file (a write reserves before it lands). */
+  private reserved = 0;
+  /** When the file last became dirty (ms since the epoch), and why its last upload failed. */
+  dirtySince = Date.now();
+  lastError: string | undefined;
+  /** Set when a streamed upload could not start: the next flush uploads, and streaming may start again after it. */
+  noStream = false;
+  /** True while flush uploads the file (under the mutex). */
+  uploading = false;
+  /** Change sequence per block of the session's part grid; a block never changed is 0. */
+  private readonly blockSeqs = new Map<number, number>();
+  /** Aborts of dropped sessions still running (dispose waits for them). */
+  private aborting: Promise<void> = Promise.resolve();
+  private seq = 0;
   readonly mutex = new Mutex();
 
   constructor(readonly ctx: FileContext, target: OpenTarget, truncate: boolean) {
@@ -84,8 +151,74 @@ export class OpenFile {
 
   /** Marks a change that the next upload must carry. */
   touch(): void {
+    if (!this.dirty) this.dirtySince = Date.now();
     this.dirty = !this.detached;
     this.version++;
+  }
+
+  /** The metadata and content type an upload of the file carries now. */
+  fields(): ObjectFields {
+    return { metadata: { ...this.metadata }, contentType: this.contentType };
+  }
+
+  /** The part size of the block grid: the session's, or the configured one. */
+  get gridSize(): number {
+    return this.session?.partSize ?? this.ctx.tuning.partSize;
+  }
+
+  seqOf(block: number): number {
+    return this.blockSeqs.get(block) ?? 0;
+  }
+
+  /** Records that [start, end) no longer holds the base's bytes. */
+  private markChanged(start: number, end: number): void {
+    if (end <= start) return;
+    this.changed.add(start, end);
+    const grid = this.gridSize;
+    const seq = ++this.seq;
+    for (let block = Math.floor(start / grid); block * grid < end; block++) this.blockSeqs.set(block, seq);
+  }
+
+  /** After an upload: the bucket holds every byte, nothing differs from the new base. */
+  uploadedAll(): void {
+    this.noStream = false;
+    this.changed.clear();
+    this.blockSeqs.clear();
+    this.recount();
+  }
+
+  /** Recomputes this file's dirty bytes (changed bytes not yet sent as parts) into the shared counter. */
+  recount(): void {
+    let bytes = this.detached ? 0 : this.changed.bytes;
+    const session = this.session;
+    if (session !== undefined && bytes > 0) {
+      for (const [block, part] of session.sent) {
+        if (part.seq === this.seqOf(block)) bytes -= part.length;
+      }
+    }
+    bytes = Math.max(0, bytes);
+    const { counters, room, chunks } = this.ctx;
+    counters.dirtyBytes += bytes - this.dirtyBytes;
+    const dropped = bytes < this.dirtyBytes;
+    this.dirtyBytes = bytes;
+    // The chunk store holds one disk bound for clean and dirty bytes: it evicts clean chunks to make room.
+    if (bytes > this.reserved) void chunks.reserveDirty(bytes - this.reserved);
+    else if (bytes < this.reserved) chunks.releaseDirty(this.reserved - bytes);
+    this.reserved = bytes;
+    if (dropped) room.notify();
+  }
+
+  /** Forgets the multipart upload in progress and aborts it in the background. */
+  dropSession(): Promise<void> {
+    const session = this.session;
+    if (session === undefined) return this.aborting;
+    this.session = undefined;
+    this.recount();
+    const aborted = session.abort().catch((error: unknown) => {
+      this.ctx.log('warn', 'could not abort a multipart upload', { key: session.key, uploadId: session.uploadId, error: String(error) });
+    });
+    this.aborting = Promise.all([this.aborting, aborted]).then(() => undefined);
+    return this.aborting;
   }
 
   async ensureStaging(): Promise<StagingFile> {
@@ -119,14 +252,16 @@ export class OpenFile {
     return end - position;
   }
 
-  /** Starts fetching chunk `index` of the base unless it is local or beyond the base's visible end. */
-  readahead(index: number): void {
+  /** Starts fetching chunks of the base in the background, except those local or beyond the base's visible end. */
+  readahead(indexes: number[]): void {
     const base = this.base;
-    const start = index * this.ctx.chunks.chunkSize;
-    if (base === undefined || start >= this.baseLimit) return;
-    const end = Math.min(start + this.ctx.chunks.chunkSize, this.baseLimit);
-    if (this.staging?.local.covers(start, end)) return;
-    this.ctx.chunks.prefetch(base, index);
+    const size = this.ctx.chunks.chunkSize;
+    if (base === undefined) return;
+    const wanted = indexes.filter((index) => {
+      const start = index * size;
+      return start < this.baseLimit && !this.staging?.local.covers(start, Math.min(start + size, this.baseLimit));
+    });
+    this.ctx.chunks.prefetch(base, wanted);
   }
 
   /** Writes all of `data` at `position` (at the end with `append`); returns the byte count. */
@@ -134,19 +269,34 @@ export class OpenFile {
     // Writing nothing changes nothing, not even the size (POSIX).
     if (data.length === 0) return Promise.resolve(0);
     return this.mutex.run(async () => {
-      const staging = await this.stagingForWrite();
-      const at = append ? this.size : position;
+      await this.ctx.writes.before(this, data.length);
+      await this.ctx.chunks.reserveDirty(data.length);
+      this.reserved += data.length;
       try {
-        await staging.write(data, at);
-      } catch (error) {
-        // Drop any partly written tail past the end, so a later hole reads as zeros.
-        if (at + data.length > this.size) await staging.truncate(this.size).catch(() => undefined);
-        throw this.localFailure(error, 'write');
+        return await this.writeReserved(data, position, append);
+      } finally {
+        this.recount();
       }
-      this.size = Math.max(this.size, at + data.length);
-      this.touch();
-      return data.length;
     });
+  }
+
+  private async writeReserved(data: Buffer, position: number, append: boolean): Promise<number> {
+    const staging = await this.stagingForWrite();
+    const at = append ? this.size : position;
+    try {
+      await staging.write(data, at);
+    } catch (error) {
+      // Drop any partly written tail past the end, so a later hole reads as zeros.
+      if (at + data.length > this.size) await staging.truncate(this.size).catch(() => undefined);
+      throw this.localFailure(error, 'write');
+    }
+    if (at > this.size) this.markChanged(this.size, at); // the hole reads as zeros now
+    this.size = Math.max(this.size, at + data.length);
+    this.markChanged(at, at + data.length);
+    this.touch();
+    this.recount();
+    await this.ctx.writes.after(this, at, at + data.length);
+    return data.length;
   }
 
   /** Sets the size: growing adds zeros, shrinking drops the tail. `force`: dirty even at the same size (O_TRUNC). */
@@ -159,9 +309,20 @@ export class OpenFile {
       } catch (error) {
         throw this.localFailure(error, 'truncate');
       }
+      const old = this.size;
       this.baseLimit = Math.min(this.baseLimit, size);
       this.size = size;
+      if (size < old) {
+        this.changed.truncate(size);
+        // The block holding the new end changed length: mark it so a sent part of it is not reused.
+        this.markChanged(size, size + 1);
+        this.changed.truncate(size);
+      } else {
+        this.markChanged(old, size);
+      }
+      if (size === 0) await this.dropSession();
       this.touch();
+      this.recount();
     });
   }
 
@@ -184,10 +345,16 @@ export class OpenFile {
     this.detached = true;
     this.dirty = false;
     this.version++;
+    // An upload running now finishes with its session; upload.ts deletes what it stored.
+    if (!this.uploading) void this.dropSession();
+    this.recount();
   }
 
   /** Closes and deletes the staging file. */
   async dispose(): Promise<void> {
+    await this.dropSession();
+    this.changed.clear();
+    this.recount();
     const staging = this.staging;
     this.staging = undefined;
     await staging?.remove();
@@ -195,6 +362,8 @@ export class OpenFile {
 
   private async stagingForWrite(): Promise<StagingFile> {
     try {
+      // Async write mode: a staging file an acknowledged upload still reads is copied first.
+      await this.ctx.writeback?.beforeWrite(this);
       return await this.ensureStaging();
     } catch (error) {
       throw this.localFailure(error, 'stage');

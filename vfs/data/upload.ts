@@ -1,17 +1,25 @@
 /**
- * Uploading an open file (flush, fsync, last release): the staging file is
- * first completed with the bytes still only in the base object (through the
- * chunk store, pinned to the base's etag), so it holds the whole new content;
- * then it is uploaded as one object (one PUT below the multipart threshold,
- * parallel multipart above: drivers/transfer.ts, which aborts a failed
- * multipart upload, so the bucket keeps the previous object). On success the
- * staging file stays as the clean local copy and becomes the file's base.
+ * Uploading an open file (flush, fsync, last release).
+ * - Below the multipart threshold: the staging file is completed with the
+ *   bytes still only in the base object (through the chunk store, pinned to
+ *   the base's etag) and sent as one PUT.
+ * - At or above it: a multipart upload (multipart.ts) where parts streamed
+ *   while the file was written are reused, ranges unchanged since the base
+ *   are copied server-side (UploadPartCopy), and only parts holding changed
+ *   bytes are sent — so a small append to a big object moves one part.
+ * Any failure aborts the multipart upload: the bucket keeps the previous
+ * object, and flush rejects with EIO. On success the object becomes the
+ * file's base; written bytes stay local in the staging file.
  *
  * Runs under the file's mutex (see open-file.ts): writes wait for it.
  */
-import { StorageError } from '../../drivers/errors.js';
+import pLimit from 'p-limit';
+import type { ObjectRef, PartResult } from '../../drivers/contract.js';
+import { isStorageError, StorageError } from '../../drivers/errors.js';
+import { choosePartSize, copyObject } from '../../drivers/transfer.js';
 import type { Span, StagingFile } from '../../cache/staging.js';
 import { vfsError, VfsError } from '../types.js';
+import { MultipartSession, planParts, sameFields, type ObjectFields, type PartState, type PlannedPart } from './multipart.js';
 import { isStale, type OpenFile } from './open-file.js';
 
 /** Uploads in one flush at most, when a rename or a metadata change lands during each upload. */
@@ -20,29 +28,43 @@ const MAX_ROUNDS = 3;
 /** Uploads the file if it is dirty; resolves once the object is in the bucket. */
 export function flushFile(file: OpenFile): Promise<void> {
   if (!file.dirty) return Promise.resolve();
+  // Async write mode: journal a snapshot and return; it is uploaded in the background (writeback.ts).
+  const writeback = file.ctx.writeback;
+  if (writeback !== undefined) return file.mutex.run(() => writeback.acknowledge(file));
+  const { counters, room } = file.ctx;
   return file.mutex.run(async () => {
-    for (let round = 0; file.dirty && round < MAX_ROUNDS; round++) await uploadOnce(file);
+    file.uploading = true;
+    counters.inFlight++;
+    try {
+      for (let round = 0; file.dirty && round < MAX_ROUNDS; round++) await uploadOnce(file);
+      file.lastError = undefined;
+    } catch (error) {
+      counters.failed++;
+      file.lastError = messageOf(error);
+      counters.error(file.lastError, file.path);
+      throw error;
+    } finally {
+      file.uploading = false;
+      counters.inFlight--;
+      if (file.detached) await file.dropSession();
+      room.notify();
+    }
   });
 }
 
 async function uploadOnce(file: OpenFile): Promise<void> {
   const started = Date.now();
-  const staging = await fillStaging(file);
   const { key, path, size, version } = file;
-  const metadata = { ...file.metadata };
-  let etag: string;
-  try {
-    ({ etag } = await file.ctx.upload(staging.path, key, {
-      metadata,
-      ...(file.contentType !== undefined && { contentType: file.contentType }),
-    }));
-  } catch (error) {
-    throw vfsError('EIO', `${path}: upload to ${key} failed: ${messageOf(error)}`, error);
-  }
-  // The staging file now is the object: it becomes the base (all of it local).
-  file.base = { key: file.key, etag, size };
+  const fields = file.fields();
+  const { backend } = file.ctx.target;
+  const multipart = backend.capabilities.multipart && size >= file.ctx.tuning.multipartThreshold;
+  const etag = multipart ? await uploadParts(file, key, fields) : await uploadWhole(file, key, fields);
+  file.ctx.counters.completed++;
+  // The object now holds every byte: it becomes the base (written bytes stay local in the staging file).
+  file.base = { key, etag, size };
   file.baseLimit = size;
   file.generation++;
+  file.uploadedAll();
   if (file.detached || file.key !== key) {
     // Unlinked or renamed while uploading: the object must not stay under the old name.
     await file.ctx.remove(key).catch((error: unknown) => {
@@ -50,13 +72,135 @@ async function uploadOnce(file: OpenFile): Promise<void> {
     });
     return;
   }
+  const { metadata } = fields;
   file.ctx.hooks.uploaded({ path, key, size, etag, metadata });
   if (file.version === version) file.dirty = false;
-  file.ctx.log('debug', 'uploaded', { path, key, size, etag, ms: Date.now() - started });
+  file.ctx.log('debug', 'uploaded', { path, key, size, etag, multipart, ms: Date.now() - started });
+}
+
+/** One PUT (or a whole-file multipart on a backend without part copies): the staging file completed, then sent. */
+async function uploadWhole(file: OpenFile, key: string, fields: ObjectFields): Promise<string> {
+  await file.dropSession();
+  const staging = await fillStaging(file);
+  try {
+    const { etag } = await file.ctx.upload(staging.path, key, {
+      metadata: fields.metadata,
+      ...(fields.contentType !== undefined && { contentType: fields.contentType }),
+    });
+    file.ctx.counters.bytesUploaded += file.size;
+    return etag;
+  } catch (error) {
+    throw vfsError('EIO', `${file.path}: upload to ${key} failed: ${messageOf(error)}`, error);
+  }
+}
+
+/**
+ * A multipart upload of the file's current bytes: parts already streamed are
+ * reused, unchanged ranges of the base are copied server-side, the rest is
+ * sent. Any failure aborts the upload (the bucket keeps the previous object).
+ */
+async function uploadParts(file: OpenFile, key: string, fields: ObjectFields): Promise<string> {
+  const { target, tuning } = file.ctx;
+  let session = file.session;
+  if (session !== undefined && (!session.fits(key) || session.partSize * target.backend.limits.maxParts < file.size)) {
+    const failure = session.failure;
+    await file.dropSession();
+    if (failure !== undefined) throw uploadFailure(file, key, failure);
+    session = undefined;
+  }
+  try {
+    if (session === undefined) {
+      const partSize = choosePartSize(target.backend, file.size, tuning.partSize);
+      session = file.session = await MultipartSession.start(target, key, partSize, fields);
+    }
+    await session.settle();
+    if (session.failure !== undefined) throw session.failure;
+    const { plan, source } = await planUpload(file, session);
+    const parts = await runPlan(file, session, plan, source);
+    const { etag } = await session.complete(parts);
+    file.session = undefined;
+    return sameFields(session.fields, fields) ? etag : await replaceMetadata(file, key, etag, fields);
+  } catch (error) {
+    await file.dropSession();
+    throw uploadFailure(file, key, error);
+  }
+}
+
+/**
+ * A multipart upload carries the metadata it was created with; when the
+ * file's changed since (every write moves mtime, chmod…), a server-side
+ * self-copy stores the newer one. Returns the final etag.
+ */
+async function replaceMetadata(file: OpenFile, key: string, etag: string, fields: ObjectFields): Promise<string> {
+  const { backend, bucket } = file.ctx.target;
+  const ref = { bucket, key };
+  const copied = await copyObject(backend, ref, ref, {
+    metadata: fields.metadata,
+    ...(fields.contentType !== undefined && { contentType: fields.contentType }),
+    ifMatch: etag,
+  });
+  return copied.etag;
+}
+
+/** Plans the parts; copies only after a HEAD shows the base unchanged (RGW ignores x-amz-copy-source-if-match). */
+async function planUpload(file: OpenFile, session: MultipartSession): Promise<{ plan: PlannedPart[]; source: ObjectRef | undefined }> {
+  const { target, tuning } = file.ctx;
+  const base = file.base;
+  const canCopy = target.backend.capabilities.uploadPartCopy && base !== undefined && base.etag !== '' && file.baseLimit > 0;
+  const state = (copy: boolean): PartState => ({
+    reusable: (block, start, end) => session.reusable(block, file.seqOf(block), end - start) !== undefined,
+    copyable: (start, end) => copy && end <= file.baseLimit && !file.changed.intersects(start, end),
+  });
+  const plan = planParts(file.size, session.partSize, state(canCopy), tuning.maxCopyPart);
+  if (base === undefined || !plan.some((part) => part.kind === 'copy')) return { plan, source: undefined };
+  const current = await target.backend.head(target.bucket, base.key).catch((error: unknown) => {
+    if (isStorageError(error, 'NotFound')) return undefined;
+    throw error;
+  });
+  if (current?.etag === base.etag) return { plan, source: { bucket: target.bucket, key: base.key } };
+  file.ctx.log('warn', 'the object changed in the bucket since it was opened: its unchanged bytes cannot be copied', { path: file.path, key: base.key });
+  return { plan: planParts(file.size, session.partSize, state(false), tuning.maxCopyPart), source: undefined };
+}
+
+/** Runs every part of the plan (sends within the memory budget); throws the first failure once all have settled. */
+async function runPlan(file: OpenFile, session: MultipartSession, plan: PlannedPart[], source: ObjectRef | undefined): Promise<PartResult[]> {
+  const { tuning, budget, counters } = file.ctx;
+  const sends = pLimit(tuning.partConcurrency);
+  const copies = pLimit(tuning.copyConcurrency);
+  const run = (part: PlannedPart): Promise<PartResult> => {
+    const { block, start, end } = part;
+    if (part.kind === 'reuse') return Promise.resolve(session.reusable(block, file.seqOf(block), end - start) as PartResult);
+    if (part.kind === 'copy') return copies(() => session.copyPart(block, source as ObjectRef, { start, end }));
+    return sends(() => budget.withBuffer(end - start, async (body) => {
+      await file.read(body, end - start, start);
+      await keepLocal(file, body, start);
+      const result = await session.sendPart(block, body, file.seqOf(block));
+      counters.bytesUploaded += body.length;
+      return result;
+    }));
+  };
+  const results = await Promise.allSettled(plan.map(run));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<PartResult>).value);
+}
+
+/** Keeps an assembled part in the staging file, so reads after the upload need not fetch it again; only caching. */
+async function keepLocal(file: OpenFile, body: Buffer, start: number): Promise<void> {
+  const staging = file.staging;
+  if (staging === undefined || staging.local.covers(start, start + body.length)) return;
+  await staging.write(body, start).catch(() => undefined);
+}
+
+function uploadFailure(file: OpenFile, key: string, error: unknown): VfsError {
+  if (isStale(error)) {
+    return vfsError('EIO', `${file.path}: cannot upload: ${file.key} changed in the bucket since it was opened, and the bytes this file did not rewrite are gone with the old version`, error);
+  }
+  return vfsError('EIO', `${file.path}: upload to ${key} failed: ${messageOf(error)}`, error);
 }
 
 /** Completes the staging file: right length, and every byte of the base it does not hold yet. */
-async function fillStaging(file: OpenFile): Promise<StagingFile> {
+export async function fillStaging(file: OpenFile): Promise<StagingFile> {
   try {
     const staging = await file.ensureStaging();
     await staging.truncate(file.size);

@@ -75,8 +75,10 @@ export class Entries {
     if (entry.kind === 'dir') throw vfsError('EISDIR', `is a directory: ${path}`);
     const { ctx } = this;
     const key = ctx.keys.fileKey(path);
-    if (this.openFiles.detach(path) !== undefined) this.dataPath.unlinkOpen(path);
-    if (!entry.localOnly) await ctx.container.deleteObject(key);
+    // Closed but not uploaded yet (async write mode): the data path drops the upload; an older version may be in the bucket.
+    const pending = this.openFiles.get(path) === undefined && this.dataPath.isDirty(path);
+    if (this.openFiles.detach(path) !== undefined || pending) this.dataPath.unlinkOpen(path);
+    if (!entry.localOnly || pending) await ctx.container.deleteObject(key);
     this.dataPath.invalidate(key);
     ctx.store.putNegative(path, ctx.now());
     await this.keepVisible(parentOf(path));

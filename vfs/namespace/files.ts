@@ -9,7 +9,7 @@
  */
 import { parentOf } from '../../cache/metadata/paths.js';
 import type { Entry } from '../../cache/metadata/types.js';
-import type { DataPath, OpenTarget, UploadedObject } from '../data-contract.js';
+import type { DataPath, OpenTarget, PendingObject, UploadedObject } from '../data-contract.js';
 import { attrsFromMetadata, kindOfMode } from '../object-format.js';
 import { O_ACCMODE, O_CREAT, O_EXCL, O_RDONLY, O_TRUNC, O_WRONLY, vfsError, type Attr } from '../types.js';
 import { headFields, localFields, newAttrs, posixOf, toAttr, withAttrs } from './attrs.js';
@@ -44,7 +44,7 @@ export class Files {
     const fh = await this.dataPath.open(target, flags);
     const current = this.ctx.store.get(path) ?? entry;
     const file = this.openFiles.add(fh, {
-      path, key: target.key, attrs: posixOf(current), metadata: target.metadata, contentType: target.contentType,
+      path, ino: current.ino, key: target.key, attrs: posixOf(current), metadata: target.metadata, contentType: target.contentType,
     });
     if (flags & O_TRUNC) this.touch(file);
     return fh;
@@ -63,7 +63,7 @@ export class Files {
     const attrs = newAttrs('file', mode, ctx.owner, ctx.nowNs());
     const metadata = withAttrs(undefined, attrs);
     // Not in the bucket until its first flush (no placeholder object): only this mount knows it.
-    ctx.store.upsert(path, localFields('file', attrs, { size: 0, etag: undefined, metadata, localOnly: true }, ctx.now()));
+    const { ino } = ctx.store.upsert(path, localFields('file', attrs, { size: 0, etag: undefined, metadata, localOnly: true }, ctx.now()));
     let fh: number;
     try {
       fh = await this.dataPath.open({ path, key, exists: false, size: 0, etag: undefined, metadata }, flags | O_CREAT);
@@ -71,7 +71,7 @@ export class Files {
       ctx.store.remove(path);
       throw e;
     }
-    this.openFiles.add(fh, { path, key, attrs, metadata, contentType: undefined });
+    this.openFiles.add(fh, { path, ino, key, attrs, metadata, contentType: undefined });
     return fh;
   }
 
@@ -166,11 +166,31 @@ export class Files {
     ctx.store.upsert(object.path, localFields(kindOfMode(attrs.mode), attrs, { ...object, contentType }, ctx.now()));
   }
 
+  /**
+   * The data path's `pending` hook (async write mode): a file acknowledged
+   * locally shows its size and attributes, and stays known only here (local)
+   * until `uploaded` follows: listings and lookups do not replace it with the
+   * bucket's older version.
+   */
+  pending(object: PendingObject): void {
+    const { ctx } = this;
+    const attrs = attrsFromMetadata(object.metadata, { ...ctx.options, kind: 'file', fallbackNs: ctx.nowNs() });
+    const fields = { size: object.size, etag: undefined, metadata: object.metadata, contentType: object.contentType, localOnly: true };
+    ctx.store.upsert(object.path, localFields(kindOfMode(attrs.mode), attrs, fields, ctx.now()));
+  }
+
   /** stat of an open file: its pending attributes and its current local size. */
   openAttr(path: string, entry: Entry): Attr | undefined {
     const file = this.openFiles.get(path);
     if (file === undefined) return undefined;
     return toAttr({ ...entry, ...file.attrs }, this.dataPath.openSize(path) ?? entry.size);
+  }
+
+  /** fstat of a file unlinked or replaced while open: no entry any more, only the handle's. */
+  detachedAttr(fh: number): Attr {
+    const file = this.handle(fh);
+    const size = this.dataPath.handleSize(fh);
+    return { ino: file.ino, nlink: 0, size, blocks: Math.ceil(size / 512), ...file.attrs };
   }
 
   /** A write moved the file's mtime (and ctime): the next upload carries it. */

@@ -22,19 +22,22 @@ const BATCH = 1000;
 
 type CopyOutcome = 'copied' | 'gone';
 
+/** Told of each key copied, with the copy's etag (a multipart copy changes it). */
+export type CopiedFn = (fromKey: string, etag: string) => void;
+
 export class JournalRunner {
   constructor(private readonly container: Container, private readonly journals: RenameJournalStore) {}
 
-  async run(journal: RenameJournal): Promise<void> {
-    await this.copyAll(journal);
+  async run(journal: RenameJournal, copied: CopiedFn = () => undefined): Promise<void> {
+    await this.copyAll(journal, copied);
     await this.deleteAll(journal);
     this.journals.finish(journal.id);
   }
 
-  private async copyAll(journal: RenameJournal): Promise<void> {
+  private async copyAll(journal: RenameJournal, copied: CopiedFn): Promise<void> {
     const limit = pLimit(COPY_CONCURRENCY);
     for (let items = this.journals.items(journal.id, ITEM_PENDING, BATCH); items.length > 0; items = this.journals.items(journal.id, ITEM_PENDING, BATCH)) {
-      const results = await Promise.allSettled(items.map((item) => limit(() => this.copyOne(journal, item))));
+      const results = await Promise.allSettled(items.map((item) => limit(() => this.copyOne(journal, item, copied))));
       const outcome = (wanted: CopyOutcome) =>
         items.filter((_, i) => { const r = results[i]!; return r.status === 'fulfilled' && r.value === wanted; }).map((item) => item.key);
       this.journals.markCopied(journal.id, outcome('copied'));
@@ -45,10 +48,10 @@ export class JournalRunner {
     }
   }
 
-  private async copyOne(journal: RenameJournal, item: JournalItem): Promise<CopyOutcome> {
+  private async copyOne(journal: RenameJournal, item: JournalItem, copied: CopiedFn): Promise<CopyOutcome> {
     const dest = journal.toKey + item.key.slice(journal.fromKey.length);
     try {
-      await copyObject(this.container, item, dest);
+      copied(item.key, (await copyObject(this.container, item, dest)).etag);
       return 'copied';
     } catch (e) {
       // Deleted by someone else since the listing: nothing left to move.

@@ -1,9 +1,13 @@
 /**
  * Directory listings: one paged LIST (delimiter '/', 1,000 per page) fills
  * the attributes of every child, so `ls -l` of N entries costs ⌈N/1000⌉
- * requests and no HEAD. Each page is merged into the metadata store in one
- * transaction as it arrives; when the last page is in, children the listing
- * did not show are dropped. Concurrent listings of one directory share one.
+ * requests and no HEAD. The next page is requested as soon as a page
+ * arrives (continuation tokens make the pages sequential, but merging one
+ * page into the store and fetching the next overlap). Each page is merged
+ * in one transaction, and the merged entries are the listing's answer
+ * (readdir reads nothing back); when the last page is in, children the
+ * listing did not show are dropped. Concurrent listings of one directory
+ * share one.
  *
  * Keys that cannot be file names (`a//b`, `.`/`..` segments, segments over
  * 255 bytes) are skipped with one warning per key per mount; an object `f`
@@ -14,18 +18,29 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { ListPage, ObjectInfo } from '../../drivers/contract.js';
-import { nameOf } from '../../cache/metadata/paths.js';
-import type { ListedChild } from '../../cache/metadata/types.js';
-import { FOLDER_SUFFIX } from '../object-format.js';
-import { headFields, implicitDirFields, listedFileFields, msToNs } from './attrs.js';
+import { compareNames, joinPath, nameOf } from '../../cache/metadata/paths.js';
+import type { Entry, EntryFields, ListedChild } from '../../cache/metadata/types.js';
+import { headFields, implicitDirFields, listedFileMaker, msToNs } from './attrs.js';
 import type { NamespaceContext } from './context.js';
-import { invalidNameReason } from './keys.js';
+import { invalidNameReason, legacyFolderName } from './keys.js';
 import { headOrAbsent } from './remote.js';
 
 /** S3's page size: the most a LIST returns. */
 const PAGE_SIZE = 1000;
 /** HEADs in flight at once for --exact-attrs. */
 const HEAD_CONCURRENCY = 16;
+/** A listing for lookups stops after this many pages (10,000 names): for a bigger directory, per-name HEADs stay cheaper. */
+const LOOKUP_MAX_PAGES = 10;
+
+/**
+ * Why a directory is listed. For 'readdir' the listing is complete and
+ * recorded as such: for --dir-ttl it answers readdir, and a name it does not
+ * show is absent. For 'lookups' (many names looked up in a directory nobody
+ * listed) it stops after LOOKUP_MAX_PAGES and only the names it shows are
+ * answered from it: a name missing from it is still asked for, so a name
+ * created elsewhere shows up as it did before the listing.
+ */
+export type ListingPurpose = 'readdir' | 'lookups';
 
 /** Names of one listing pass, to let a directory win over a file of the same name across pages. */
 interface ListingPass {
@@ -38,44 +53,90 @@ interface ListingPass {
   markerSeen: boolean;
 }
 
+interface Running {
+  purpose: ListingPurpose;
+  done: Promise<Entry[] | undefined>;
+}
+
 export class Lister {
-  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly inflight = new Map<string, Running>();
 
   constructor(private readonly ctx: NamespaceContext) {}
 
-  /** Lists `dir` into the store (shared with any listing of it already running). */
-  refresh(dir: string): Promise<void> {
-    let pending = this.inflight.get(dir);
-    if (pending === undefined) {
-      pending = this.run(dir).finally(() => this.inflight.delete(dir));
-      this.inflight.set(dir, pending);
+  /**
+   * Lists `dir` into the store and returns its children in byte order of
+   * their names; for 'lookups', undefined when the directory has more than
+   * LOOKUP_MAX_PAGES pages (the pages read are merged all the same). A
+   * listing of `dir` already running is shared when it serves the purpose.
+   */
+  refresh(dir: string, purpose: ListingPurpose = 'readdir'): Promise<Entry[] | undefined> {
+    const running = this.inflight.get(dir);
+    if (running !== undefined) {
+      if (running.purpose === 'readdir' || purpose === 'lookups') return running.done;
+      return running.done.catch(() => undefined).then(() => this.refresh(dir, purpose));
     }
-    return pending;
+    const done = this.run(dir, purpose).finally(() => this.inflight.delete(dir));
+    this.inflight.set(dir, { purpose, done });
+    return done;
   }
 
-  private async run(dir: string): Promise<void> {
+  /** The listing of `dir` running now, if any. */
+  running(dir: string): Promise<unknown> | undefined {
+    return this.inflight.get(dir)?.done;
+  }
+
+  private async run(dir: string, purpose: ListingPurpose): Promise<Entry[] | undefined> {
+    const maxPages = purpose === 'lookups' ? LOOKUP_MAX_PAGES : Infinity;
     const { store, container, keys } = this.ctx;
     const startedAt = this.ctx.now();
     const pass: ListingPass = {
       dir, prefix: keys.dirKey(dir), generation: store.beginListing(), dirNames: new Set(), fileNames: new Set(), markerSeen: false,
     };
-    for await (const page of container.pages({ prefix: pass.prefix, delimiter: '/', pageSize: PAGE_SIZE })) {
-      store.applyListingPage(dir, pass.generation, this.childrenOf(page, pass));
+    const request = (token?: string): Promise<ListPage> =>
+      container.listPage({ prefix: pass.prefix, delimiter: '/', maxKeys: PAGE_SIZE, ...(token !== undefined && { token }) });
+    const names = new Set<string>();
+    let next: Promise<ListPage> | undefined = request();
+    for (let pages = 1; next !== undefined; pages++) {
+      const page: ListPage = await next;
+      const more = page.nextToken !== undefined;
+      next = more && pages < maxPages ? request(page.nextToken) : undefined;
+      // Awaited on the next turn; a failure while this page is merged must not go unhandled meanwhile.
+      next?.catch(() => undefined);
+      for (const entry of store.applyListingPage(dir, pass.generation, this.childrenOf(page, pass))) names.add(nameOf(entry.path));
+      if (more && next === undefined) return undefined;
       // A backend answering from memory never waits: let other FUSE operations in between pages.
       await yieldToEventLoop();
     }
-    store.finishListing(dir, pass.generation, startedAt);
+    const end = store.finishListing(dir, pass.generation, startedAt, purpose === 'readdir');
+    for (const entry of end.kept) names.add(nameOf(entry.path));
     // A complete listing knows whether the marker exists (it may have been removed elsewhere).
     const entry = store.get(dir);
     if (entry !== undefined && entry.marker !== pass.markerSeen && pass.prefix !== '') store.update(dir, { marker: pass.markerSeen });
-    if (this.ctx.options.exactAttrs) await this.headListedChildren(dir);
+    const children = this.current(dir, names);
+    if (this.ctx.options.exactAttrs) await this.headListedChildren(dir, children);
+    return children;
+  }
+
+  /** The entries of `names` as the store has them now (the memo answers; a concurrent change is seen), sorted. */
+  private current(dir: string, names: Set<string>): Entry[] {
+    const { store } = this.ctx;
+    const children: Entry[] = [];
+    const sorted = [...names];
+    // Usually sorted already (S3 lists in this order); the legacy folder objects and prefixes may not be.
+    if (sorted.some((name, i) => i > 0 && compareNames(sorted[i - 1]!, name) > 0)) sorted.sort(compareNames);
+    for (const name of sorted) {
+      const child = store.get(joinPath(dir, name));
+      if (child !== undefined) children.push(child);
+    }
+    return children;
   }
 
   private childrenOf(page: ListPage, pass: ListingPass): ListedChild[] {
     const now = this.ctx.now();
+    const fileFields = listedFileMaker(this.ctx.options, now);
     const children: ListedChild[] = [];
     for (const object of page.objects) {
-      const child = this.objectChild(object, pass, now);
+      const child = this.objectChild(object, pass, now, fileFields);
       if (child !== undefined) children.push(child);
     }
     for (const prefix of page.prefixes) {
@@ -85,14 +146,14 @@ export class Lister {
     return children;
   }
 
-  private objectChild(object: ObjectInfo, pass: ListingPass, now: number): ListedChild | undefined {
+  private objectChild(object: ObjectInfo, pass: ListingPass, now: number, fileFields: (info: ObjectInfo) => EntryFields): ListedChild | undefined {
     const name = object.key.slice(pass.prefix.length);
     if (name === '') {
       pass.markerSeen = true;
       return undefined;
     }
-    if (name.endsWith(FOLDER_SUFFIX) && object.size === 0) {
-      const dirName = name.slice(0, -FOLDER_SUFFIX.length);
+    const dirName = legacyFolderName(name, object.size);
+    if (dirName !== undefined) {
       if (!this.acceptDir(dirName, object.key, pass)) return undefined;
       return { name: dirName, fields: implicitDirFields(this.ctx.options, now, msToNs(object.lastModified.getTime())) };
     }
@@ -102,7 +163,7 @@ export class Lister {
       return undefined;
     }
     pass.fileNames.add(name);
-    return { name, fields: listedFileFields(object, this.ctx.options, now) };
+    return { name, fields: fileFields(object) };
   }
 
   private acceptDir(name: string, key: string, pass: ListingPass): boolean {
@@ -124,27 +185,22 @@ export class Lister {
     this.ctx.warnOnce(fileKey, `object hidden by a directory of the same name: ${JSON.stringify(fileKey)} (under ${pass.dir})`);
   }
 
-  /** --exact-attrs: HEAD every child whose attributes came only from the listing. */
-  private async headListedChildren(dir: string): Promise<void> {
+  /** --exact-attrs: HEADs every child whose attributes came only from the listing; `children` is updated in place. */
+  private async headListedChildren(dir: string, children: Entry[]): Promise<void> {
     const { store, keys, container } = this.ctx;
     const limit = pLimit(HEAD_CONCURRENCY);
-    const work: Promise<void>[] = [];
-    let after: string | undefined;
-    for (let page = store.childrenPage(dir, after, PAGE_SIZE); page.length > 0; page = store.childrenPage(dir, after, PAGE_SIZE)) {
-      after = nameOf(page[page.length - 1]!.path);
-      for (const child of page) {
-        if (child.source !== 'list' && child.source !== 'implicit') continue;
-        const isDir = child.kind === 'dir';
-        const key = isDir ? keys.dirKey(child.path) : keys.fileKey(child.path);
-        work.push(limit(async () => {
-          const info = await headOrAbsent(container, key);
-          if (info === undefined) return;
-          const fields = headFields(info, this.ctx.options, this.ctx.now());
-          // A symlink shows up here (listed as a file); a file/directory swap is left to the next lookup.
-          if ((fields.kind === 'dir') === isDir) store.upsert(child.path, fields);
-        }));
-      }
-    }
+    const work = children.map((child, i) => {
+      if (child.source !== 'list' && child.source !== 'implicit') return Promise.resolve();
+      const isDir = child.kind === 'dir';
+      const key = isDir ? keys.dirKey(child.path) : keys.fileKey(child.path);
+      return limit(async () => {
+        const info = await headOrAbsent(container, key);
+        if (info === undefined) return;
+        const fields = headFields(info, this.ctx.options, this.ctx.now());
+        // A symlink shows up here (listed as a file); a file/directory swap is left to the next lookup.
+        if ((fields.kind === 'dir') === isDir) children[i] = store.upsert(child.path, fields);
+      });
+    });
     // Exact attributes are a refinement: a failed HEAD leaves the listing's attributes, it does not fail readdir.
     const failed = (await Promise.allSettled(work)).filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length > 0) {

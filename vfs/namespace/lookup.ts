@@ -8,34 +8,58 @@
  * `name_$folder$` directories are recognised by listings only, so that an
  * absent name costs two requests, not three. Concurrent lookups of one path
  * share one set of requests.
+ *
+ * Many names looked up in a directory never listed (`stat` of each of a
+ * thousand paths) would cost a HEAD each: once a few lookups in one
+ * directory have gone to the bucket within --dir-ttl, the directory is
+ * listed instead (up to 10 pages; a bigger one keeps per-name HEADs) and
+ * later lookups of the names it shows are answered from that listing, with
+ * its attributes, as `ls -l` shows them (a name it does not show is still
+ * asked for: see listing.ts). With --exact-attrs no such listing is made,
+ * and an entry whose attributes came only from a listing is HEADed when
+ * looked up.
  */
 import type { ObjectInfo } from '../../drivers/contract.js';
-import { ROOT, nameOf, parentOf } from '../../cache/metadata/paths.js';
+import { ROOT, isWithin, nameOf, parentOf } from '../../cache/metadata/paths.js';
 import { sameVersion } from '../../cache/metadata/merge.js';
 import type { Entry, EntryFields } from '../../cache/metadata/types.js';
 import { vfsError } from '../types.js';
 import { headFields, implicitDirFields } from './attrs.js';
 import type { NamespaceContext } from './context.js';
 import { isValidName } from './keys.js';
+import type { Lister } from './listing.js';
 import { headOrAbsent, probeDirectory } from './remote.js';
+
+/** Lookups in one directory that go to the bucket (within --dir-ttl) before the next one lists the directory instead. */
+export const MISSES_BEFORE_LISTING = 4;
+/** Directories whose misses are counted at once; beyond, the counts start over. */
+const MAX_TRACKED_DIRS = 1024;
+
+interface DirMisses {
+  count: number;
+  since: number;
+  /** A listing was made (or tried) for this directory in this window. */
+  listed: boolean;
+}
 
 export class Lookup {
   private readonly inflight = new Map<string, Promise<Entry | undefined>>();
+  private readonly misses = new Map<string, DirMisses>();
 
-  constructor(private readonly ctx: NamespaceContext) {}
+  constructor(private readonly ctx: NamespaceContext, private readonly lister: Lister) {}
 
   /** The entry at `path`, or undefined when nothing is there. */
   async find(path: string): Promise<Entry | undefined> {
     const { store } = this.ctx;
     const entry = store.get(path);
     if (path === ROOT) return entry ?? this.ensureRoot();
-    if (entry !== undefined && this.ctx.isFresh(entry)) return entry;
+    if (entry !== undefined && this.isCurrent(entry)) return entry;
     // No object can show under a name the listings skip: no request for it.
     if (!isValidName(nameOf(path))) return undefined;
     if (entry === undefined && this.knownAbsent(path)) return undefined;
     let pending = this.inflight.get(path);
     if (pending === undefined) {
-      pending = this.resolve(path, entry).finally(() => this.inflight.delete(path));
+      pending = this.lookUp(path, entry).finally(() => this.inflight.delete(path));
       this.inflight.set(path, pending);
     }
     return pending;
@@ -70,6 +94,62 @@ export class Lookup {
     const { store, options } = this.ctx;
     const time = store.get(ROOT)?.mtimeNs ?? this.ctx.nowNs();
     return store.upsert(ROOT, implicitDirFields(options, this.ctx.now(), time));
+  }
+
+  /** Forgets the lookups counted in `path` and the directories below it (the cache of that tree was dropped). */
+  forget(path: string): void {
+    for (const dir of [...this.misses.keys()]) if (isWithin(dir, path)) this.misses.delete(dir);
+  }
+
+  /** Attributes that answer a lookup: fresh, and with --exact-attrs not only from a listing. */
+  private isCurrent(entry: Entry): boolean {
+    return this.ctx.isFresh(entry) && !(this.ctx.options.exactAttrs && entry.source === 'list');
+  }
+
+  /** A lookup the cache could not answer: from a listing of the parent when one is due or running, else from the bucket. */
+  private async lookUp(path: string, stale: Entry | undefined): Promise<Entry | undefined> {
+    if (await this.listedForLookups(parentOf(path))) {
+      const entry = this.ctx.store.get(path);
+      if (entry === undefined ? this.knownAbsent(path) : this.isCurrent(entry)) return entry;
+    }
+    return this.resolve(path, stale);
+  }
+
+  /** True when `dir` was just listed for lookups (or a listing of it was running): the cache may answer now. */
+  private async listedForLookups(dir: string): Promise<boolean> {
+    const running = this.lister.running(dir);
+    if (running !== undefined) {
+      await running.catch(() => undefined);
+      return true;
+    }
+    if (!this.listingDue(dir)) return false;
+    try {
+      await this.lister.refresh(dir, 'lookups');
+    } catch (e) {
+      // Only a shortcut: the lookup asks for its own name instead.
+      this.ctx.log('warn', `listing ${dir} for lookups failed`, { error: e instanceof Error ? e.message : String(e) });
+      return false;
+    }
+    return true;
+  }
+
+  /** Counts a lookup in `dir` that would go to the bucket; true when this one should list `dir` instead. */
+  private listingDue(dir: string): boolean {
+    if (this.ctx.options.exactAttrs) return false;
+    const now = this.ctx.now();
+    let misses = this.misses.get(dir);
+    if (misses === undefined || now - misses.since >= this.ctx.options.dirTtlMs) {
+      if (this.misses.size >= MAX_TRACKED_DIRS) this.misses.clear();
+      misses = { count: 0, since: now, listed: false };
+      this.misses.set(dir, misses);
+    }
+    if (misses.listed) return false;
+    if (misses.count < MISSES_BEFORE_LISTING) {
+      misses.count++;
+      return false;
+    }
+    misses.listed = true;
+    return true;
   }
 
   /** A fresh negative entry, or a fresh complete listing of the parent without this name. */

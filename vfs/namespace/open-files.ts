@@ -10,6 +10,8 @@ import type { PosixAttrs } from '../object-format.js';
 
 export interface OpenFile {
   path: string;
+  /** The inode number stat shows, kept for fstat once the name is gone. */
+  ino: number;
   key: string;
   attrs: PosixAttrs;
   /** Full user metadata for the next upload: POSIX attributes, xattrs, and foreign entries kept. */

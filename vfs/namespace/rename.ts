@@ -73,19 +73,28 @@ export class Renamer {
     const metadata = withAttrs(state.metadata, attrs);
     const contentType = state.entry.contentType;
     let etag = entry.etag;
+    // Closed but not uploaded yet (async write mode): the data path uploads it under the new name.
+    const pending = this.openFiles.get(from) === undefined && this.dataPath.isDirty(from);
     if (!entry.localOnly) {
       etag = (await copyObject(ctx.container, { key: fromKey, size: state.entry.size }, toKey, { metadata, contentType })).etag;
+      await ctx.container.deleteObject(fromKey);
+    } else if (pending) {
+      // An older version of it may be in the bucket under the old name.
       await ctx.container.deleteObject(fromKey);
     }
     this.dataPath.invalidate(fromKey);
     this.dataPath.invalidate(toKey);
-    if (this.openFiles.detach(to) !== undefined) this.dataPath.unlinkOpen(to);
+    const pendingTo = this.openFiles.get(to) === undefined && this.dataPath.isDirty(to);
+    if (this.openFiles.detach(to) !== undefined || pendingTo) this.dataPath.unlinkOpen(to);
     const open = this.openFiles.move(from, to, toKey);
     if (open !== undefined) {
       open.attrs = attrs;
       open.metadata = metadata;
       this.dataPath.renameOpen(from, to, toKey);
       if (!entry.localOnly && etag !== undefined && etag !== null) this.dataPath.contentCopied(to, toKey, etag);
+      this.dataPath.updateMetadata(to, metadata);
+    } else if (pending) {
+      this.dataPath.renameOpen(from, to, toKey);
       this.dataPath.updateMetadata(to, metadata);
     }
     ctx.store.renameTree(from, to, ctx.now());
@@ -106,8 +115,13 @@ export class Renamer {
       throw e;
     }
     ctx.store.journal.seal(journal.id);
+    // Open files below keep reading their object under its new key: a copy that changed its etag must repin them.
+    const openKeys = new Set(this.openFiles.under(from).map((file) => file.key));
+    const copiedEtags = new Map<string, string>();
     try {
-      await this.runner.run({ ...journal, state: 'ready' });
+      await this.runner.run({ ...journal, state: 'ready' }, (key, etag) => {
+        if (openKeys.has(key)) copiedEtags.set(key, etag);
+      });
     } catch (e) {
       const left = ctx.store.journal.remaining(journal.id);
       ctx.log('error', `rename ${from} → ${to} stopped with ${left} objects left to move; it is finished at the next mount`, {
@@ -115,16 +129,25 @@ export class Renamer {
       });
       throw e;
     }
-    this.moveCached(from, to);
+    this.moveCached(from, to, copiedEtags);
   }
 
-  /** The cache and open files follow a completed directory move. */
-  private moveCached(from: string, to: string): void {
+  /**
+   * The cache and open files follow a completed directory move. `copiedEtags`
+   * (old key → etag of its copy) repins open files whose object's etag changed.
+   */
+  private moveCached(from: string, to: string, copiedEtags = new Map<string, string>()): void {
     const { ctx } = this;
+    const repinned: { path: string; etag: string }[] = [];
     for (const [oldPath, file] of this.openFiles.moveTree(from, to, (path) => ctx.keys.fileKey(path))) {
       this.dataPath.renameOpen(oldPath, file.path, file.key);
+      const etag = copiedEtags.get(ctx.keys.fileKey(oldPath));
+      if (etag === undefined || etag === ctx.store.get(oldPath)?.etag) continue;
+      this.dataPath.contentCopied(file.path, file.key, etag);
+      repinned.push({ path: file.path, etag });
     }
     ctx.store.renameTree(from, to, ctx.now());
+    for (const { path, etag } of repinned) ctx.store.update(path, { etag, lastModifiedMs: undefined });
   }
 
   /**

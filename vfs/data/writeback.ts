@@ -1,0 +1,434 @@
+/**
+ * The async write mode: flush, fsync and last release of a dirty file
+ * acknowledge it locally (a complete snapshot of the file, fsynced, and a
+ * journal row committed with synchronous=FULL: cache/writeback/journal.ts)
+ * and return; a pool of workers uploads the snapshots in the background with
+ * the data path's upload function, retrying with capped exponential backoff.
+ * Replay after a restart is in writeback-replay.ts.
+ *
+ * Snapshots (copy-on-write). The staging file of a file acknowledged is
+ * frozen: the journal row and the upload read it. A later write or truncate
+ * of that file first copies it to a fresh staging file (`beforeWrite`; a
+ * reflink where the file system has them) and changes the copy. So a writer
+ * never waits for an upload, the common case (write, close, done) copies
+ * nothing, and an upload always sends exactly the bytes acknowledged.
+ *
+ * Per file, at most one snapshot is uploading and at most one is queued: a
+ * newer acknowledgement supersedes the queued one (same row, same barrier
+ * sequence). Uploads of one file run in acknowledgement order. A snapshot is
+ * self-contained (every byte is local), so it never depends on the object
+ * the file was opened on, before or after a crash.
+ *
+ * While a file has rows it stays dirty and in the data path's file table
+ * (refs 0 once closed): reads and later opens see its local bytes, never the
+ * bucket's older version. When its last snapshot lands and nothing changed
+ * since, it becomes clean, its staging file is the clean local copy, and the
+ * data path may forget it.
+ *
+ * Concurrency: acknowledge and beforeWrite run under the file's mutex (the
+ * data path calls them from its mutex-held code); restate, drop and the
+ * workers' bookkeeping are synchronous steps (journal calls are synchronous),
+ * so the tables here never change across an `await` of someone else.
+ */
+import { basename } from 'node:path';
+import type { LogFn } from '../../cache/chunks.js';
+import type { StagingArea, StagingFile } from '../../cache/staging.js';
+import type { NewUpload, UploadRow, WritebackJournal } from '../../cache/writeback/journal.js';
+import type { PendingUpload } from '../control.js';
+import type { DataPathHooks } from '../data-contract.js';
+import { vfsError } from '../types.js';
+import type { ByteBudget } from './budget.js';
+import type { FileContext, OpenFile, WritebackPort } from './open-file.js';
+import type { DataCounters } from './stats.js';
+import type { Signal } from './stream.js';
+import { DEFAULT_BACKOFF, DEFAULT_WRITEBACK_CONCURRENCY, isPermanent, messageOf, retryDelay, type BackoffPolicy, type WritebackTuning } from './writeback-policy.js';
+import { copySnapshot, obsoleteKeys, saveSnapshot } from './writeback-snapshot.js';
+
+export interface WritebackOptions extends WritebackTuning {
+  journal: WritebackJournal;
+  staging: StagingArea;
+  hooks: DataPathHooks;
+  log: LogFn;
+  upload: FileContext['upload'];
+  remove: FileContext['remove'];
+  /** Completes a file's staging file (the bytes still only in its base object): upload.ts. */
+  fill: (file: OpenFile) => Promise<StagingFile>;
+  /** The data path's counters (uploads in flight, bytes sent, errors). */
+  counters: DataCounters;
+  /** Notified when an upload ends (writers waiting for room under the cache bound). */
+  room: Signal;
+  /** The data path's memory budget for upload buffers, and what an upload of `size` bytes holds of it. */
+  budget?: ByteBudget;
+  memoryFor?: (size: number) => number;
+  now?: () => number;
+}
+
+/** One acknowledged version of a file, journaled, not yet in the bucket. */
+export interface Snapshot {
+  row: UploadRow;
+  file: OpenFile;
+  staging: StagingFile;
+  /** The file's version when acknowledged. */
+  version: number;
+  inFlight: boolean;
+  /** Unlinked while uploading: what lands is deleted again. */
+  dropped: boolean;
+}
+
+interface FileState {
+  snapshots: Snapshot[];
+  /** The file version the newest snapshot carries. */
+  ackedVersion: number;
+}
+
+export class Writeback implements WritebackPort {
+  /** Failed attempts that were retried (or will be). */
+  retries = 0;
+  /** Uploads of this queue running now. */
+  private inFlight = 0;
+  private readonly files = new Map<OpenFile, FileState>();
+  private readonly listeners = new Set<() => void>();
+  private readonly concurrency: number;
+  private readonly backoff: BackoffPolicy;
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Called when a file's last snapshot landed and it may be forgotten (set by data-path.ts). */
+  onSettled: (file: OpenFile) => Promise<void> = () => Promise.resolve();
+
+  constructor(readonly options: WritebackOptions) {
+    this.concurrency = options.concurrency ?? DEFAULT_WRITEBACK_CONCURRENCY;
+    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.now = options.now ?? Date.now;
+  }
+
+  get journal(): WritebackJournal {
+    return this.options.journal;
+  }
+
+  /**
+   * Acknowledges the file's current content: completes and fsyncs the staging
+   * file, then commits its journal row. Runs under the file's mutex.
+   */
+  async acknowledge(file: OpenFile): Promise<void> {
+    if (!file.dirty || file.detached || this.files.get(file)?.ackedVersion === file.version) return;
+    const version = file.version;
+    await file.dropSession();
+    const staging = await this.options.fill(file);
+    const content = await saveSnapshot(file, staging, this.options.staging.dir);
+    const state = this.stateOf(file);
+    const queued = state.snapshots.find((s) => !s.inFlight);
+    const upload: NewUpload = {
+      path: file.path,
+      key: file.key,
+      staging: basename(staging.path),
+      size: file.size,
+      metadata: { ...file.metadata },
+      contentType: file.contentType,
+      baseEtag: file.base?.etag,
+      obsoleteKeys: obsoleteKeys(state.snapshots.map((s) => s.row), file.key),
+      acknowledgedAt: this.now(),
+      content,
+    };
+    if (queued === undefined) {
+      state.snapshots.push({ row: this.journal.insert(upload), file, staging, version, inFlight: false, dropped: false });
+    } else {
+      const replaced = queued.staging;
+      queued.row = this.journal.supersede(queued.row.id, { ...upload, ackSeq: queued.row.ackSeq }) ?? queued.row;
+      queued.staging = staging;
+      queued.version = version;
+      await this.releaseStaging(replaced, file);
+    }
+    state.ackedVersion = version;
+    this.options.hooks.pending?.({ path: file.path, key: file.key, size: file.size, metadata: { ...file.metadata }, contentType: file.contentType });
+    this.pump();
+  }
+
+  /** Before a write or truncate: a staging file a snapshot still needs is copied first (copy-on-write). */
+  async beforeWrite(file: OpenFile): Promise<void> {
+    const current = file.staging;
+    if (current === undefined || !this.isSnapshotOf(file, current)) return;
+    file.staging = await copySnapshot(current, this.options.staging, file.size);
+  }
+
+  /**
+   * A pending file was renamed or its metadata changed (no handle will flush
+   * it again): its newest snapshot is journaled under the new name and
+   * metadata right away. Returns false when the file has nothing pending.
+   */
+  restate(file: OpenFile): boolean {
+    const state = this.files.get(file);
+    const latest = state?.snapshots.at(-1);
+    if (state === undefined || latest === undefined) return false;
+    const upToDate = state.ackedVersion === file.version;
+    file.touch();
+    if (upToDate) state.ackedVersion = file.version;
+    const upload: NewUpload = {
+      ...latest.row,
+      path: file.path,
+      key: file.key,
+      metadata: { ...file.metadata },
+      contentType: file.contentType,
+      obsoleteKeys: obsoleteKeys(state.snapshots.map((s) => s.row), file.key),
+      content: latest.row.inline ? this.journal.content(latest.row.id) : undefined,
+    };
+    if (!latest.inFlight) {
+      latest.row = this.journal.supersede(latest.row.id, upload) ?? latest.row;
+    } else {
+      const row = this.journal.insert(upload);
+      state.snapshots.push({ row, file, staging: latest.staging, version: latest.version, inFlight: false, dropped: false });
+    }
+    this.pump();
+    return true;
+  }
+
+  /** The file was unlinked or replaced: nothing of it is uploaded any more (an upload in flight is deleted when it lands). */
+  drop(file: OpenFile): void {
+    const state = this.files.get(file);
+    if (state === undefined) return;
+    this.files.delete(file);
+    this.journal.drop(state.snapshots.map((s) => s.row.id));
+    for (const snapshot of state.snapshots) {
+      snapshot.dropped = true;
+      if (!snapshot.inFlight) void this.releaseStaging(snapshot.staging, file);
+    }
+    this.notify();
+  }
+
+  /** Registers a file replayed from the journal (writeback-replay.ts). */
+  adopt(file: OpenFile, row: UploadRow, staging: StagingFile): void {
+    this.files.set(file, { snapshots: [{ row, file, staging, version: file.version, inFlight: false, dropped: false }], ackedVersion: file.version });
+  }
+
+  /** Starts uploads as slots free up and their backoff ends. */
+  pump(): void {
+    if (this.stopped) return;
+    for (const snapshot of this.due()) {
+      if (this.inFlight >= this.concurrency) break;
+      void this.run(snapshot);
+    }
+    this.schedule();
+  }
+
+  /** Pending uploads for `bucketfs status`, oldest acknowledgement first. */
+  pending(): PendingUpload[] {
+    return this.snapshots()
+      .sort((a, b) => a.row.ackSeq - b.row.ackSeq)
+      .map(({ row }) => ({
+        path: row.path,
+        key: row.key,
+        bytes: row.size,
+        attempts: row.attempts,
+        since: row.acknowledgedAt,
+        ...(row.lastError !== undefined && { lastError: row.lastError }),
+        ...(row.nextAttemptAt !== undefined && { nextAttemptAt: row.nextAttemptAt }),
+      }));
+  }
+
+  /**
+   * The barrier: resolves once every upload acknowledged before the call is
+   * in the bucket. Uploads backing off are retried now. Rejects when every
+   * upload still owed failed permanently, naming them.
+   */
+  async flushAll(progress?: (done: number, total: number) => void): Promise<void> {
+    const seq = this.journal.lastSeq();
+    const total = this.journal.countUpTo(seq);
+    if (total === 0) return;
+    for (const snapshot of this.snapshots()) snapshot.row = { ...snapshot.row, nextAttemptAt: undefined };
+    this.pump();
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        const owed = this.snapshots().filter((s) => s.row.ackSeq <= seq);
+        progress?.(total - owed.length, total);
+        const stuck = owed.length > 0 && owed.every((s) => !s.inFlight && s.row.state === 'failed');
+        if (owed.length > 0 && !stuck && !this.stopped) return;
+        this.listeners.delete(check);
+        if (owed.length === 0) resolve();
+        else reject(vfsError('EIO', `${owed.length} file(s) could not be uploaded: ${owed.map((s) => `${s.row.path} (${s.row.lastError ?? 'not uploaded'})`).join(', ')}`));
+      };
+      this.listeners.add(check);
+      check();
+    });
+  }
+
+  /**
+   * Stops at unmount: waits until the queue is drained, or until every upload
+   * still owed has failed again since the stop began (the server is
+   * unreachable). What stays pending stays in the journal for the next
+   * mount; returns the paths.
+   */
+  async close(): Promise<string[]> {
+    const failures = new Map<Snapshot, number>();
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        const owed = this.snapshots();
+        const hopeless = owed.every((s) => !s.inFlight && (failures.get(s) ?? 0) < s.row.attempts && s.row.lastError !== undefined);
+        if (owed.length > 0 && !hopeless) return;
+        this.listeners.delete(check);
+        resolve();
+      };
+      for (const snapshot of this.snapshots()) {
+        failures.set(snapshot, snapshot.row.attempts);
+        snapshot.row = { ...snapshot.row, nextAttemptAt: undefined };
+      }
+      this.listeners.add(check);
+      this.pump();
+      check();
+    });
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const left = this.snapshots().map((s) => s.row.path);
+    this.journal.close();
+    return left;
+  }
+
+  private async run(snapshot: Snapshot): Promise<void> {
+    snapshot.inFlight = true;
+    this.inFlight++;
+    this.options.counters.inFlight++;
+    const { row } = snapshot;
+    const { budget, memoryFor } = this.options;
+    const send = () => this.options.upload(this.stagingPath(row), row.key, {
+      metadata: row.metadata,
+      ...(row.contentType !== undefined && { contentType: row.contentType }),
+    });
+    try {
+      const { etag } = budget === undefined || memoryFor === undefined ? await send() : await budget.with(memoryFor(row.size), send);
+      snapshot.inFlight = false;
+      await this.landed(snapshot, etag);
+    } catch (error) {
+      snapshot.inFlight = false;
+      this.failed(snapshot, error);
+    } finally {
+      this.inFlight--;
+      this.options.counters.inFlight--;
+      this.options.room.notify();
+      this.notify();
+      this.pump();
+    }
+  }
+
+  /** An upload succeeded: obsolete names go, the row goes, the file may become clean. */
+  private async landed(snapshot: Snapshot, etag: string): Promise<void> {
+    const { row, file } = snapshot;
+    this.options.counters.completed++;
+    this.options.counters.bytesUploaded += row.size;
+    const state = this.files.get(file);
+    const renamedSince = file.key !== row.key && !state?.snapshots.some((s) => s !== snapshot && s.row.key === row.key);
+    if (snapshot.dropped || file.detached || renamedSince) {
+      // Unlinked or renamed while uploading: the object must not stay under the old name.
+      await this.deleteKey(row.key);
+    }
+    if (snapshot.dropped) {
+      await this.releaseStaging(snapshot.staging, file);
+      return;
+    }
+    for (const key of row.obsoleteKeys) await this.deleteKey(key);
+    this.journal.remove(row.id);
+    if (state === undefined) return;
+    state.snapshots = state.snapshots.filter((s) => s !== snapshot);
+    if (state.snapshots.length > 0 || renamedSince || file.detached) {
+      await this.releaseStaging(snapshot.staging, snapshot.file);
+      return;
+    }
+    this.files.delete(file);
+    this.options.hooks.uploaded({ path: row.path, key: row.key, size: row.size, etag, metadata: row.metadata });
+    if (file.version === snapshot.version && file.staging === snapshot.staging) {
+      // The snapshot is now the object: it becomes the base, its file the clean local copy.
+      file.base = { key: row.key, etag, size: row.size };
+      file.baseLimit = row.size;
+      file.generation++;
+      file.dirty = false;
+      file.uploadedAll();
+      this.options.log('debug', 'uploaded in the background', { path: row.path, key: row.key, size: row.size, etag });
+      await this.onSettled(file);
+    } else {
+      // Changed since (an open handle wrote): it stays dirty, and its next flush acknowledges again.
+      await this.releaseStaging(snapshot.staging, file);
+    }
+  }
+
+  private failed(snapshot: Snapshot, error: unknown): void {
+    if (snapshot.dropped) {
+      void this.releaseStaging(snapshot.staging, snapshot.file);
+      return;
+    }
+    const permanent = isPermanent(error);
+    const attempts = snapshot.row.attempts + 1;
+    const result = {
+      state: permanent ? ('failed' as const) : ('queued' as const),
+      attempts,
+      lastError: messageOf(error),
+      nextAttemptAt: this.now() + retryDelay(this.backoff, attempts, permanent),
+    };
+    this.journal.recordAttempt(snapshot.row.id, result);
+    snapshot.row = { ...snapshot.row, ...result };
+    this.options.counters.failed++;
+    this.options.counters.error(`${snapshot.row.path}: background upload to ${snapshot.row.key} failed: ${result.lastError}`, snapshot.row.path);
+    this.retries++;
+    this.options.log(permanent ? 'error' : 'warn', 'background upload failed; it is retried', {
+      path: snapshot.row.path, key: snapshot.row.key, attempts, permanent, error: result.lastError, retryInMs: result.nextAttemptAt - this.now(),
+    });
+  }
+
+  /** Snapshots ready to upload: not backing off, and no other upload of the same file running. */
+  private due(): Snapshot[] {
+    const now = this.now();
+    const ready: Snapshot[] = [];
+    for (const state of this.files.values()) {
+      if (state.snapshots.some((s) => s.inFlight)) continue;
+      const next = state.snapshots[0];
+      if (next !== undefined && (next.row.nextAttemptAt ?? 0) <= now) ready.push(next);
+    }
+    return ready.sort((a, b) => a.row.ackSeq - b.row.ackSeq);
+  }
+
+  /** Wakes the pump when the earliest backoff ends. */
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const waits = this.snapshots().filter((s) => !s.inFlight && s.row.nextAttemptAt !== undefined);
+    if (this.stopped || waits.length === 0 || this.inFlight >= this.concurrency) return;
+    const at = Math.min(...waits.map((s) => s.row.nextAttemptAt as number));
+    this.timer = setTimeout(() => this.pump(), Math.max(0, at - this.now()));
+  }
+
+  private snapshots(): Snapshot[] {
+    return [...this.files.values()].flatMap((state) => state.snapshots);
+  }
+
+  /** A staging file only ever belongs to one open file: its snapshots, or the file itself. */
+  private isSnapshotOf(file: OpenFile, staging: StagingFile): boolean {
+    return this.files.get(file)?.snapshots.some((s) => s.staging === staging) ?? false;
+  }
+
+  /** Deletes a snapshot's file once no snapshot of its file and not the file itself uses it. */
+  private async releaseStaging(staging: StagingFile, file: OpenFile): Promise<void> {
+    if (file.staging === staging || this.isSnapshotOf(file, staging)) return;
+    await staging.remove();
+  }
+
+  private stagingPath(row: UploadRow): string {
+    return `${this.options.staging.dir}/${row.staging}`;
+  }
+
+  private async deleteKey(key: string): Promise<void> {
+    if (this.snapshots().some((s) => !s.dropped && s.row.key === key)) return;
+    await this.options.remove(key).catch((error: unknown) => {
+      this.options.log('warn', 'could not delete an object uploaded under a name its file lost', { key, error: messageOf(error) });
+    });
+  }
+
+  private stateOf(file: OpenFile): FileState {
+    let state = this.files.get(file);
+    if (state === undefined) {
+      state = { snapshots: [], ackedVersion: -1 };
+      this.files.set(file, state);
+    }
+    return state;
+  }
+
+  private notify(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+}
