@@ -4,6 +4,7 @@
  * status/flush/invalidate commands and metrics (daemon/). The daemon reads
  * these; it never reaches into the data path or the metadata cache itself.
  */
+import type { ChunkStats } from '../cache/chunks.js';
 
 /** Durability of close/fsync: `sync` returns once the object is in the bucket; `async` once data and a journal row are fsynced locally. */
 export type WriteMode = 'sync' | 'async';
@@ -43,16 +44,8 @@ export interface RecentError {
 /** A snapshot of the data path, cheap enough to take on every status call or metrics scrape. */
 export interface DataPathStats {
   writeMode: WriteMode;
-  cache: {
-    /** Bytes on disk now: clean chunks plus dirty data. */
-    bytes: number;
-    limitBytes: number;
-    dirtyBytes: number;
-    chunks: number;
-    hits: number;
-    misses: number;
-    evictions: number;
-  };
+  /** The chunk store's own counters (cache/chunks), as the operator sees them. */
+  cache: Pick<ChunkStats, 'bytes' | 'limitBytes' | 'dirtyBytes' | 'chunks' | 'hits' | 'misses' | 'evictions'>;
   memory: { bufferedBytes: number; limitBytes: number };
   /** Bytes fetched from and sent to the bucket by the data path since the mount started. */
   bytesDownloaded: number;
