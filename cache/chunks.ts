@@ -35,6 +35,7 @@ import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { fileBytes, readFully, readVerified, writeChunkFile } from './chunks/chunk-file.js';
 import { BufferPool } from './chunks/buffers.js';
+import { GarbageMeter } from './chunks/collect.js';
 import { DiskBound } from './chunks/disk-bound.js';
 import { OpenChunkFiles } from './chunks/open-files.js';
 import { splitStream } from './chunks/split.js';
@@ -57,9 +58,6 @@ const MiB = 1024 * 1024;
 
 /** Open chunk files kept (reopening a file per 128 KiB read cost more than the read). */
 const OPEN_FILES = 256;
-
-/** Chunk buffers kept for reuse. */
-const SPARE_BUFFERS = 4;
 
 /** Most chunks one readahead GET spans (256 MiB at the default size). */
 const MAX_RUN = 32;
@@ -104,6 +102,8 @@ export class ChunkStore {
   private readonly fileOps = new Map<string, Promise<void>>();
   /** Chunk buffers of readahead runs, reused once out of memory and written. */
   private readonly buffers: BufferPool;
+  /** GET bodies arrive as short-lived Buffers: collected every few MiB fetched (chunks/collect.ts). */
+  private readonly garbage = new GarbageMeter();
   private closed = false;
 
   constructor(options: ChunkStoreOptions) {
@@ -115,7 +115,8 @@ export class ChunkStore {
     this.writeBacklog = Math.max(this.chunkSize, Math.floor(memoryBytes / 4));
     this.fetcher = options.fetch;
     this.streamer = options.stream;
-    this.buffers = new BufferPool(this.chunkSize, SPARE_BUFFERS);
+    // Every chunk in memory is one of these buffers: the memory share bounds them all (at least two, so a fetch can land beside a chunk being written).
+    this.buffers = new BufferPool(this.chunkSize, Math.max(2, Math.floor(memoryBytes / this.chunkSize)), () => this.memory.pop() !== undefined);
     this.log = options.log ?? (() => undefined);
     this.disk = new DiskBound(this.maxBytes, (id) => this.forgetFile(id));
     this.memory = new LRUCache<string, Buffer>({
@@ -145,7 +146,7 @@ export class ChunkStore {
       dirtyBytes: this.disk.dirtyBytes,
       chunks: this.disk.chunks,
       evictions: this.disk.evictions,
-      memoryBytes: this.memory.calculatedSize + this.writingBytes,
+      memoryBytes: this.buffers.bytes,
     };
   }
 
@@ -182,6 +183,53 @@ export class ChunkStore {
       reads.push(this.readSlice(source, index, from - index * size, to - index * size, into, offset + from - start));
     }
     await Promise.all(reads);
+  }
+
+  /**
+   * Like `read`, for a caller assembling a large buffer (an upload part): the
+   * chunks cached or on their way are served as by `read`, and each run of
+   * the others comes with one GET straight into `into`, without passing
+   * through chunk buffers and without being cached (the caller keeps the
+   * bytes). So assembling parts from an object costs no memory beyond the
+   * caller's buffer.
+   */
+  async readDirect(source: ChunkSource, start: number, end: number, into: Buffer, offset: number): Promise<void> {
+    const streamer = this.streamer;
+    if (streamer === undefined || end <= start) return this.read(source, start, end, into, offset);
+    const size = this.chunkSize;
+    const reads: Promise<void>[] = [];
+    let runStart = -1;
+    const flush = (runEnd: number) => {
+      if (runStart >= 0) reads.push(this.fetchInto(streamer, source, runStart, runEnd, into, offset + runStart - start));
+      runStart = -1;
+    };
+    for (let index = Math.floor(start / size); index * size < end; index++) {
+      const from = Math.max(start, index * size);
+      const to = Math.min(end, (index + 1) * size);
+      if (!this.has(source, index)) {
+        if (runStart < 0) runStart = from;
+        continue;
+      }
+      flush(from);
+      reads.push(this.readSlice(source, index, from - index * size, to - index * size, into, offset + from - start));
+    }
+    flush(end);
+    await Promise.all(reads);
+  }
+
+  /** One streamed GET of [start, end) of `source` copied into `into[offset…]`. */
+  private async fetchInto(streamer: ChunkStreamFetcher, source: ChunkSource, start: number, end: number, into: Buffer, offset: number): Promise<void> {
+    this.counters.misses++;
+    this.counters.requests++;
+    let at = offset;
+    for await (const piece of await streamer(source, { start, end })) {
+      if (at + piece.length > offset + end - start) throw new Error(`long read of ${source.key} [${start}, ${end})`);
+      piece.copy(into, at);
+      at += piece.length;
+    }
+    if (at !== offset + end - start) throw new Error(`short read of ${source.key} [${start}, ${end}): got ${at - offset} bytes`);
+    this.counters.bytesFetched += end - start;
+    this.garbage.add(end - start);
   }
 
   /** True when chunk `index` of `source` needs no fetch (in memory, on disk or on its way). */
@@ -231,6 +279,11 @@ export class ChunkStore {
    */
   reserveDirty(bytes: number): Promise<void> {
     return this.disk.reserveDirty(bytes);
+  }
+
+  /** Like `reserveDirty` without waiting: for local bytes already on the cache disk (or whose writer waited before). */
+  holdDirty(bytes: number): void {
+    this.disk.holdDirty(bytes);
   }
 
   /** Returns dirty bytes reserved earlier (uploaded, deleted or truncated away); wakes waiting writers. */
@@ -328,10 +381,15 @@ export class ChunkStore {
     return true;
   }
 
-  /** One fetch per chunk id at a time; the chunk goes to every waiter at once and to disk in the background. */
+  /**
+   * One fetch per chunk id at a time; the chunk goes to every waiter at once
+   * and to disk in the background. With a stream fetcher (the mount's) it
+   * lands in a buffer of the pool, like a readahead run's chunks.
+   */
   private fetch(source: ChunkSource, index: number, id: string): Promise<Buffer> {
     const existing = this.inflight.get(id);
     if (existing !== undefined) return existing;
+    if (this.streamer !== undefined) return this.startRun(this.streamer, source, index, 1)[0] as Promise<Buffer>;
     const start = index * this.chunkSize;
     const length = this.chunkLength(source, index);
     this.counters.fetches++;
@@ -349,12 +407,19 @@ export class ChunkStore {
 
   /** Fetches `count` consecutive chunks with one streamed GET; each chunk's waiters go on as soon as it is complete. */
   private fetchRun(source: ChunkSource, first: number, count: number): void {
-    const streamer = this.streamer;
     const log = (error: unknown) => this.log('debug', 'readahead failed', { key: source.key, first, count, error: String(error) });
-    if (streamer === undefined || count === 1) {
+    if (this.streamer === undefined) {
       for (let index = first; index < first + count; index++) this.fetch(source, index, this.idOf(source, index)).catch(log);
       return;
     }
+    void Promise.allSettled(this.startRun(this.streamer, source, first, count)).then((results) => {
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed !== undefined) log(failed.reason);
+    });
+  }
+
+  /** Starts one streamed GET of `count` chunks from `first`, cut into pool buffers; resolves each chunk's promise as it lands. */
+  private startRun(streamer: ChunkStreamFetcher, source: ChunkSource, first: number, count: number): Promise<Buffer>[] {
     const runs = Array.from({ length: count }, (_, k) => {
       const id = this.idOf(source, first + k);
       let resolve: (chunk: Buffer) => void = () => undefined;
@@ -362,7 +427,7 @@ export class ChunkStore {
       const promise = new Promise<Buffer>((res, rej) => ((resolve = res), (reject = rej)));
       promise.catch(() => undefined); // a chunk nobody waits for must not be an unhandled rejection
       this.track(id, promise);
-      return { id, resolve, reject, length: this.chunkLength(source, first + k) };
+      return { id, promise, resolve, reject, length: this.chunkLength(source, first + k) };
     });
     this.counters.fetches += count;
     let done = 0;
@@ -372,7 +437,8 @@ export class ChunkStore {
       this.counters.requests++;
       const body = await streamer(source, { start, end: start + runs.reduce((sum, r) => sum + r.length, 0) });
       const lengths = runs.map((r) => r.length);
-      await splitStream(body, lengths, (length) => this.buffers.allocate(length), async (k, chunk) => {
+      const pool = this.buffers;
+      await splitStream(body, lengths, { take: (length) => pool.take(length), release: (buffer) => pool.recycle(buffer) }, async (k, chunk) => {
         const run = runs[k] as (typeof runs)[number];
         this.landed(run.id, chunk);
         run.resolve(chunk);
@@ -381,8 +447,8 @@ export class ChunkStore {
       });
     })().catch((error: unknown) => {
       for (const run of runs.slice(done)) run.reject(error);
-      log(error);
     });
+    return runs.map((r) => r.promise);
   }
 
   private track(id: string, fetching: Promise<Buffer>): Promise<Buffer> {
@@ -397,6 +463,7 @@ export class ChunkStore {
   /** A fetched chunk: counted, kept in memory, written to disk in the background. */
   private landed(id: string, chunk: Buffer): void {
     this.counters.bytesFetched += chunk.length;
+    this.garbage.add(chunk.length);
     this.memory.set(id, chunk);
     this.persist(id, chunk);
   }

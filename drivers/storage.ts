@@ -23,6 +23,8 @@ import type {
 } from './contract.js';
 import type { ByteRange } from './range.js';
 import { isEmptyRange } from './range.js';
+import { startAfterToken as memoryStartAfter } from './memory/key-index.js';
+import { startAfterToken as s3StartAfter } from './s3/list-token.js';
 import { copyObject, deleteKeys, downloadObject, uploadObject, type UploadOptions, type UploadSource } from './transfer.js';
 
 export class Driver {
@@ -192,7 +194,22 @@ export class Container {
   listPage(options: ListOptions = {}): Promise<ListPage> {
     return this.backend.listPage(this.name, options);
   }
+
+  /**
+   * A page token that makes listPage resume after `key`, whatever lies
+   * there (S3's StartAfter): it lets one listing be fetched as several
+   * ranges side by side. Undefined for backends whose tokens cannot say
+   * that (their listings stay sequential). Like StartAfter, a listing with
+   * a delimiter resumed inside a common prefix shows that prefix again.
+   */
+  tokenAfter(key: string): string | undefined {
+    const resume = START_AFTER[this.backend.kind];
+    return resume === undefined ? undefined : resume(key);
+  }
 }
+
+/** Backends whose listings can resume after any key, by the token that says so. */
+const START_AFTER: Partial<Record<string, (key: string) => string>> = { s3: s3StartAfter, memory: memoryStartAfter };
 
 /**
  * A body's bytes in one Buffer: the served length is known, so one

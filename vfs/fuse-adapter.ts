@@ -211,7 +211,7 @@ class Operations {
     const fs = this.fs;
     const value = (v: unknown) => [0, v];
     return {
-      getattr: this.wrap('getattr', (path: string) => fs.getattr(path), (attr) => [0, toFuseStat(attr)]),
+      getattr: this.getattr(this.wrap('getattr', (path: string) => fs.getattr(path), (attr) => [0, toFuseStat(attr)])),
       readdir: this.wrap('readdir', (path: string) => this.readdir(path), (r) => [0, r.names, r.stats]),
       readlink: this.wrap('readlink', (path: string) => fs.readlink(path), value),
       mkdir: this.wrap('mkdir', (path: string, mode: number) => fs.mkdir(path, mode)),
@@ -265,6 +265,32 @@ class Operations {
   private async readdir(path: string): Promise<{ names: string[]; stats: ReturnType<typeof toFuseStat>[] }> {
     const [listing, self] = await Promise.all([this.fs.readdir(path), this.fs.getattr(path)]);
     return { names: ['.', '..', ...listing.names], stats: [self, self, ...listing.attrs].map(toFuseStat) };
+  }
+
+  /**
+   * getattr replied at once when the VFS's cache answers (fs.cachedAttr):
+   * no promise, no wait; `ls -l` sends one per entry. Anything else (no
+   * answer, a refused request, an error) goes the common way, `full`.
+   */
+  private getattr(full: Handler): Handler {
+    const cachedAttr = this.fs.cachedAttr?.bind(this.fs);
+    if (cachedAttr === undefined) return full;
+    return (...args: unknown[]) => {
+      const path = args[0] as string;
+      if (this.state === 'closed' || path === '') return full(...args);
+      const started = process.hrtime.bigint();
+      let stat: ReturnType<typeof toFuseStat> | undefined;
+      try {
+        const attr = cachedAttr(path);
+        if (attr !== undefined) stat = toFuseStat(attr);
+      } catch {
+        // The common way reports it.
+      }
+      if (stat === undefined) return full(...args);
+      this.stats.record('getattr', started, false);
+      this.observeSafely('getattr', started, undefined);
+      (args[args.length - 1] as Reply)(0, stat);
+    };
   }
 
   /** Regular files only (what mknod(2) with S_IFREG means); FIFOs, sockets and devices cannot be objects. */

@@ -95,6 +95,12 @@ export const XATTR_REPLACE = 2;
 export interface FileSystem {
   init(): Promise<void>;
   getattr(path: string): Promise<Attr>;
+  /**
+   * getattr answered at once from memory when the cache can (no request, no
+   * wait); undefined sends the caller to getattr. `ls -l` lstat's every
+   * entry it listed: each such lookup crosses FUSE into the one JS thread.
+   */
+  cachedAttr?(path: string): Attr | undefined;
   /** Names (without '.' and '..') and their attributes, in one go. */
   readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }>;
   readlink(path: string): Promise<string>;

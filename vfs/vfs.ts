@@ -170,6 +170,13 @@ export class Vfs implements FileSystem, MountControl {
     return toAttr(await lookup.get(path));
   }
 
+  /** What getattr would answer without waiting, if the cache can (an open file's size lives in the data path: the common way). */
+  cachedAttr(path: string): Attr | undefined {
+    if (this.openFiles.get(path) !== undefined) return undefined;
+    const entry = this.p.lookup.cached(path);
+    return entry === undefined ? undefined : toAttr(entry);
+  }
+
   async readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }> {
     const { lookup, lister, files, ctx } = this.p;
     const dir = await lookup.getDir(path);

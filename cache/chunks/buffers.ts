@@ -1,30 +1,65 @@
 /**
- * A few spare chunk buffers for reuse. A long sequential read allocates one
- * 8 MiB buffer per chunk; dropped, they waited for the garbage collector
- * and the daemon's memory grew by hundreds of MiB during a 1 GiB read.
- * Only buffers this pool allocated are taken back (a fetcher's buffer may
- * share memory with its source), and only once nothing refers to them: the
- * store recycles a chunk when it has left the memory LRU and its file is
- * written; a reader copies out of a chunk before its next `await`.
+ * The chunk store's memory: a fixed number of chunk-sized buffers, allocated
+ * on first need and reused for good. Every chunk the store fetches from the
+ * bucket lands in one of them, so the bytes of chunks in memory (fetches in
+ * flight, the memory LRU, the disk write backlog) never pass `max` buffers.
+ *
+ * Why fixed and reused: a long sequential read allocated one 8 MiB buffer per
+ * chunk; dropped, they waited for the garbage collector and the daemon's
+ * memory grew by hundreds of MiB during a 1 GiB read (and a multipart upload
+ * assembling parts from a 256 MiB object peaked 250 MiB above its budget).
+ *
+ * A buffer comes back through `recycle` once nothing refers to it: the store
+ * recycles a chunk when it has left the memory LRU and its file is written,
+ * or when its fetch failed; a reader copies out of a chunk before its next
+ * `await`. A `take` with every buffer out first asks `reclaim` to evict a
+ * chunk from the memory LRU, then waits for a recycle: fetches in flight and
+ * disk writes always end, so a waiter is never stuck for good.
  */
 export class BufferPool {
   private readonly spare: Buffer[] = [];
-  private readonly owned = new WeakSet<Buffer>();
+  /** The whole allocations this pool made (a chunk may be a view of one: the last chunk of an object is shorter). */
+  private readonly owned = new WeakSet<ArrayBufferLike>();
+  private allocated = 0;
+  private readonly waiting: ((buffer: Buffer) => void)[] = [];
 
-  constructor(private readonly size: number, private readonly keep: number) {}
+  /**
+   * `size`: bytes per buffer; `max`: buffers at most; `reclaim()`: frees a
+   * chunk held only for caching (false when there is none).
+   */
+  constructor(readonly size: number, readonly max: number, private readonly reclaim: () => boolean = () => false) {}
 
-  /** A buffer of `length` bytes (uninitialised): a spare one when `length` is the pool's size. */
-  allocate(length: number): Buffer {
-    const spare = length === this.size ? this.spare.pop() : undefined;
-    if (spare !== undefined) return spare;
-    const buffer = Buffer.allocUnsafe(length);
-    this.owned.add(buffer);
-    return buffer;
+  /** Bytes of buffers allocated (in use or spare). */
+  get bytes(): number {
+    return this.allocated * this.size;
   }
 
-  /** Takes back a buffer nothing refers to any more (ignored unless it came from this pool). */
+  /** A buffer of `length` ≤ size bytes (uninitialised), waiting while all `max` are in use. */
+  async take(length: number): Promise<Buffer> {
+    for (;;) {
+      const buffer = this.spare.pop() ?? this.allocate();
+      if (buffer !== undefined) return buffer.subarray(0, length);
+      if (this.reclaim()) continue;
+      const handed = await new Promise<Buffer>((resolve) => this.waiting.push(resolve));
+      return handed.subarray(0, length);
+    }
+  }
+
+  /** Takes back a buffer (or a view of one) nothing refers to any more; ignored unless it came from this pool. */
   recycle(buffer: Buffer): void {
-    if (buffer.length !== this.size || !this.owned.has(buffer) || this.spare.length >= this.keep || this.spare.includes(buffer)) return;
-    this.spare.push(buffer);
+    const whole = buffer.buffer;
+    if (!this.owned.has(whole) || this.spare.some((b) => b.buffer === whole)) return;
+    const back = Buffer.from(whole, 0, this.size);
+    const next = this.waiting.shift();
+    if (next !== undefined) next(back);
+    else this.spare.push(back);
+  }
+
+  private allocate(): Buffer | undefined {
+    if (this.allocated >= this.max) return undefined;
+    this.allocated++;
+    const buffer = Buffer.allocUnsafeSlow(this.size);
+    this.owned.add(buffer.buffer);
+    return buffer;
   }
 }

@@ -76,6 +76,16 @@ export class DiskBound {
     this.shrink(0);
   }
 
+  /**
+   * Accounts for `bytes` of local data at once, without waiting (data already
+   * on the cache disk, or whose writer waited for room before): evicts clean
+   * chunks to make room.
+   */
+  holdDirty(bytes: number): void {
+    this.dirty += bytes;
+    this.shrink(0);
+  }
+
   /** Returns reserved dirty bytes; wakes waiting writers. */
   releaseDirty(bytes: number): void {
     this.dirty = Math.max(0, this.dirty - bytes);

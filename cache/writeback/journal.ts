@@ -21,6 +21,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Database as Db, Statement } from 'better-sqlite3';
+import type { Span } from '../staging.js';
 import { SCHEMA_VERSION, migrate, schemaVersion } from './schema.js';
 
 export const JOURNAL_FILE = 'writeback.db';
@@ -42,6 +43,10 @@ export interface UploadRow {
   contentType: string | undefined;
   /** The etag the file was opened on (last-writer-wins warning); undefined for a new file. */
   baseEtag: string | undefined;
+  /** The key of the object the file was opened on (at `baseEtag`); undefined for a new file. */
+  baseKey: string | undefined;
+  /** Ranges of that object the snapshot holds unchanged, at the same offsets (server-side copies may give them). */
+  unchanged: Span[];
   /** Keys to delete once this row is uploaded: names the file had before a rename. */
   obsoleteKeys: string[];
   /** 'failed': the last attempt failed with an error that retrying soon cannot fix. */
@@ -53,6 +58,8 @@ export interface UploadRow {
 }
 
 export type NewUpload = Pick<UploadRow, 'path' | 'key' | 'staging' | 'size' | 'metadata' | 'contentType' | 'baseEtag' | 'obsoleteKeys' | 'acknowledgedAt'> & {
+  baseKey?: string | undefined;
+  unchanged?: Span[] | undefined;
   /** A small snapshot's bytes, stored in the row. */
   content?: Buffer | undefined;
   /** Carried over from the row this one replaces; default: a new sequence number. */
@@ -77,6 +84,8 @@ interface Row {
   metadata: string;
   content_type: string | null;
   base_etag: string | null;
+  base_key: string | null;
+  unchanged: string;
   obsolete_keys: string;
   state: string;
   attempts: bigint;
@@ -97,6 +106,8 @@ function fromRow(row: Row): UploadRow {
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     contentType: row.content_type ?? undefined,
     baseEtag: row.base_etag ?? undefined,
+    baseKey: row.base_key ?? undefined,
+    unchanged: (JSON.parse(row.unchanged) as [number, number][]).map(([start, end]) => ({ start, end })),
     obsoleteKeys: JSON.parse(row.obsolete_keys) as string[],
     state: row.state === 'failed' ? 'failed' : 'queued',
     attempts: Number(row.attempts),
@@ -116,6 +127,8 @@ function params(upload: NewUpload): Record<string, unknown> {
     metadata: JSON.stringify(upload.metadata),
     content_type: upload.contentType ?? null,
     base_etag: upload.baseEtag ?? null,
+    base_key: upload.baseKey ?? null,
+    unchanged: JSON.stringify((upload.unchanged ?? []).map((span) => [span.start, span.end])),
     obsolete_keys: JSON.stringify(upload.obsoleteKeys),
     acknowledged_at: upload.acknowledgedAt,
   };
@@ -244,16 +257,16 @@ export class WritebackJournal {
 
 function statements(db: Db) {
   const p = (sql: string): Statement => db.prepare(sql).safeIntegers(true);
-  const columns = 'path, key, staging, size, content, metadata, content_type, base_etag, obsolete_keys, acknowledged_at';
-  const values = '@path, @key, @staging, @size, @content, @metadata, @content_type, @base_etag, @obsolete_keys, @acknowledged_at';
+  const columns = 'path, key, staging, size, content, metadata, content_type, base_etag, base_key, unchanged, obsolete_keys, acknowledged_at';
+  const values = '@path, @key, @staging, @size, @content, @metadata, @content_type, @base_etag, @base_key, @unchanged, @obsolete_keys, @acknowledged_at';
   // Rows are read without their content: a row in memory never holds file bytes.
-  const row = `id, ack_seq, path, key, staging, size, content IS NOT NULL AS inline, metadata, content_type, base_etag, obsolete_keys,
+  const row = `id, ack_seq, path, key, staging, size, content IS NOT NULL AS inline, metadata, content_type, base_etag, base_key, unchanged, obsolete_keys,
     state, attempts, last_error, next_attempt_at, acknowledged_at`;
   return {
     insert: p(`INSERT INTO uploads (ack_seq, ${columns}) VALUES (@ack_seq, ${values})`),
     seqFromId: p('UPDATE uploads SET ack_seq = id WHERE id = ?'),
     supersede: p(`UPDATE uploads SET path = @path, key = @key, staging = @staging, size = @size, content = @content, metadata = @metadata,
-      content_type = @content_type, base_etag = @base_etag, obsolete_keys = @obsolete_keys, acknowledged_at = @acknowledged_at,
+      content_type = @content_type, base_etag = @base_etag, base_key = @base_key, unchanged = @unchanged, obsolete_keys = @obsolete_keys, acknowledged_at = @acknowledged_at,
       state = 'queued', attempts = 0, last_error = NULL, next_attempt_at = NULL WHERE id = @id`),
     attempt: p(`UPDATE uploads SET state = @state, attempts = @attempts, last_error = @last_error,
       next_attempt_at = @next_attempt_at WHERE id = @id`),

@@ -41,7 +41,19 @@ const V1 = `
   ) WITHOUT ROWID;
 `;
 
-export const MIGRATIONS: readonly string[] = [V1];
+/**
+ * Version 2: where a snapshot's unchanged bytes still are in the bucket — the
+ * object it was opened on (`base_key` at `base_etag`) and the ranges of it
+ * the snapshot did not change (JSON [[start, end], …]) — so an upload may
+ * copy them server-side instead of sending them. Only an optimisation: the
+ * snapshot file still holds every byte.
+ */
+const V2 = `
+  ALTER TABLE uploads ADD COLUMN base_key TEXT;
+  ALTER TABLE uploads ADD COLUMN unchanged TEXT NOT NULL DEFAULT '[]';
+`;
+
+export const MIGRATIONS: readonly string[] = [V1, V2];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export function schemaVersion(db: Database): number {

@@ -55,8 +55,8 @@ export interface OptionSpec {
 
 export const OPTIONS: readonly OptionSpec[] = [
   { flag: 'cache-dir', key: 'cacheDir', type: 'path', describe: 'Cache directory', shownDefault: '$XDG_CACHE_HOME/bucketfs/<hash of REMOTE>' },
-  { flag: 'cache-size', key: 'cacheSize', type: 'size', describe: 'Bound on the disk cache, e.g. 512M, 4G, 1.5GiB', shownDefault: 'the data path\'s default' },
-  { flag: 'memory-limit', key: 'memoryLimit', type: 'size', describe: 'Bound on data buffered in memory, e.g. 256M', shownDefault: 'the data path\'s default' },
+  { flag: 'cache-size', key: 'cacheSize', type: 'size', describe: 'Bound on the disk cache, e.g. 512M, 4G, 1.5GiB', shownDefault: '4G' },
+  { flag: 'memory-limit', key: 'memoryLimit', type: 'size', describe: 'Bound on data buffered in memory (upload parts and chunk buffers, half each), e.g. 256M', shownDefault: '128M' },
   { flag: 'write-mode', key: 'writeMode', type: 'choice', choices: ['sync', 'async'], describe: 'sync: close/fsync return once the file is in the bucket; async: once it is journaled locally' },
   { flag: 'attr-ttl', key: 'attrTtl', type: 'seconds', describe: 'Seconds cached attributes are trusted before a lookup asks the bucket again' },
   { flag: 'dir-ttl', key: 'dirTtl', type: 'seconds', describe: 'Seconds a directory listing stays fresh' },

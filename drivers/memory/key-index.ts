@@ -74,6 +74,11 @@ function encodeToken(token: Token): string {
   return Buffer.from(JSON.stringify(token), 'utf8').toString('base64url');
 }
 
+/** A token that resumes a listing after `key`, whatever lies there (for listings split into ranges). */
+export function startAfterToken(key: string): string {
+  return encodeToken({ after: key, prefix: false });
+}
+
 function decodeToken(token: string): Token {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));

@@ -28,6 +28,9 @@
  * BENCH_COUNT_REQUESTS=1 (tools go through a counting proxy; adds a hop),
  * BENCH_CPU_PROFILE=1 (each bucketfs daemon runs under node --cpu-prof),
  * BENCH_DAEMON_LOGS=1 (each bucketfs daemon runs with BUCKETFS_DEBUG=1; its log is kept).
+ * BUCKETFS_RGW_STOCK_TCP=1 runs RGW with Ceph's default sockets (no tcp_nodelay): every small
+ * reply then waits ~40 ms for a delayed ACK (test/servers/ceph-conf.ts), which slows the tools
+ * that send many small requests far more than the others.
  * Profiles and logs go to bench-results/mount-<time>-profiles/ and -logs/.
  */
 import { randomBytes } from 'node:crypto';

@@ -10,10 +10,13 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { DEFAULT_CACHE_BYTES, DEFAULT_MEMORY_BYTES } from '../../cache/chunks/options.js';
 import { parseConfig } from '../../daemon/config/file.js';
 import { parseMountStrings } from '../../daemon/config/mount-string.js';
 import { OPTIONS, optionFor, type RawValue } from '../../daemon/config/options.js';
 import { resolveMount, type MountRequest } from '../../daemon/config/resolve.js';
+import { parseSize } from '../../daemon/format.js';
+import { DEFAULT_UPLOAD_MEMORY_BYTES } from '../../vfs/data/index.js';
 import { fuseMountAt } from '../../vfs/fuse-adapter.js';
 import { ensureBuilt, lines, removeTestHome, runCli, type CliResult } from '../cli/harness.js';
 
@@ -167,4 +170,10 @@ t.test('a credentials file readable by others is refused, naming the fix', async
   const r = await runCli(['mount', 's3://b?endpoint=http://127.0.0.1:9&region=r', mnt], { env: { BUCKETFS_CREDENTIALS: credentials, BUCKETFS_CONFIG: join(root, 'good.toml') } });
   failsWith(t, r, 4, /readable by group or others \(mode 0644\); run: chmod 600/);
   t.notMatch(r.stderr, /verysecretvalue/);
+});
+
+t.test('the defaults --help shows for the cache and memory bounds are the data path\'s own', (t) => {
+  t.equal(parseSize(optionFor('cacheSize').shownDefault ?? ''), DEFAULT_CACHE_BYTES);
+  t.equal(parseSize(optionFor('memoryLimit').shownDefault ?? ''), DEFAULT_MEMORY_BYTES + DEFAULT_UPLOAD_MEMORY_BYTES);
+  t.end();
 });

@@ -63,7 +63,16 @@ class MemoryFileSystem implements FileSystem {
 
   async init() {}
   async close() {}
+  /** What cachedAttr answers at once, by path (a path missing here goes to getattr). */
+  readonly cached = new Map<string, Attr>();
+  readonly getattrPaths: string[] = [];
+  cachedAttr(path: string): Attr | undefined {
+    if (path === '/cache-boom') throw new Error('the cache exploded');
+    return this.cached.get(path);
+  }
+
   async getattr(path: string) {
+    this.getattrPaths.push(path);
     const delay = this.slow.get(path);
     if (delay !== undefined) await new Promise((r) => setTimeout(r, delay));
     const node = this.get(path);
@@ -314,6 +323,22 @@ t.test('every reply is observed with its latency, errno and bytes', async (t) =>
   t.ok(observed.some((o) => o.op === 'write' && o.bytes === 5 && o.errno === undefined), 'a write carries its bytes');
   t.ok(observed.some((o) => o.op === 'read' && o.bytes === 5));
   t.ok(observed.every((o) => o.seconds >= 0 && o.seconds < 10));
+});
+
+t.test('getattr answered by cachedAttr at once; anything else goes to getattr', async (t) => {
+  const now = BigInt(Date.now()) * NS;
+  fs.cached.set('/only-cached', { ino: 999, mode: 0o100600, nlink: 1, uid: 0, gid: 0, size: 4242, blocks: 9, atimeNs: now, mtimeNs: now, ctimeNs: now });
+  fs.add('/in-both', 0o100644, Buffer.from('abc'));
+  fs.add('/cache-boom', 0o100644, Buffer.from('xy'));
+  fs.getattrPaths.length = 0;
+  observed.length = 0;
+  const r = await sh(`stat -c '%s %a' ${mnt}/only-cached ${mnt}/in-both ${mnt}/cache-boom; stat ${mnt}/not-anywhere`);
+  t.equal(r.stdout, '4242 600\n3 644\n2 644\n', r.stderr);
+  t.match(r.stderr, /No such file/, 'a name neither knows: ENOENT from getattr');
+  t.notOk(fs.getattrPaths.includes('/only-cached'), 'a cached answer never reaches getattr');
+  t.ok(fs.getattrPaths.includes('/in-both') && fs.getattrPaths.includes('/cache-boom'), 'no answer, or a throwing cache: getattr');
+  t.ok(observed.some((o) => o.op === 'getattr' && o.errno === undefined), 'cached answers are observed too');
+  fs.cached.clear();
 });
 
 t.test('drained() waits for a write accepted before drain()', async (t) => {

@@ -2,7 +2,9 @@
  * Crash tests of the async write mode with the real daemon, over a local
  * directory and Ceph RGW: the daemon is killed with SIGKILL (a) right after
  * close acknowledged a 200 MB file, (b) while its multipart upload is in
- * progress, and (c) while a file is still being written (not acknowledged).
+ * progress, (c) while a file is still being written (not acknowledged), and
+ * (d) between appends to a large object (acknowledged appends, a truncate,
+ * then an append never closed: the versions share one snapshot file).
  * A second daemon on the same cache directory replays the journal; after it
  * stops, the bucket holds exactly the acknowledged bytes (sha256), never a
  * partial object, and no multipart upload is left behind.
@@ -153,10 +155,42 @@ async function killWhileWriting(t: Test, target: MountTarget): Promise<void> {
   await restartAndCheck(t, target, dirs, { old: oldSha, fresh: undefined });
 }
 
+async function killBetweenAppends(t: Test, target: MountTarget): Promise<void> {
+  const dirs = await newDirs('append');
+  const base = randomBytes(64 * MB);
+  const setup = await bucketOf(target);
+  await setup.put('log', base);
+  await setup.close();
+  const first = await mount(target.remote, { ...dirs, env: target.env, args: ASYNC });
+  const file = join(dirs.dir, 'log');
+  const tails = [randomBytes(1024), randomBytes(1024), randomBytes(1024)];
+  const appendTail = (tail: Buffer) => sh(`printf '%s' '${tail.toString('hex')}' >> '${file}'`);
+  for (const tail of tails.slice(0, 2)) t.equal((await appendTail(tail)).code, 0, 'an append was acknowledged');
+  // Into the bytes the last version acknowledged: that snapshot is copied, not changed.
+  const cut = base.length + 2048 + 1000;
+  t.equal((await sh(`truncate -s ${cut} '${file}'`)).code, 0, 'a truncate after the appends was acknowledged');
+  t.equal((await appendTail(tails[2] as Buffer)).code, 0, 'an append after the truncate was acknowledged');
+  const hex = (tail: Buffer) => Buffer.from(tail.toString('hex'));
+  const model = Buffer.concat([Buffer.concat([base, ...tails.slice(0, 2).map(hex)]).subarray(0, cut), hex(tails[2] as Buffer)]);
+  // An appender that never gets to close: its bytes were never acknowledged.
+  const writer = sh(`python3 -c 'import os; fd = os.open("${file}", os.O_WRONLY | os.O_APPEND); [os.write(fd, bytes(1 << 20)) for _ in range(400)]'`);
+  const growing = await waitFor(async () => {
+    const names = await readdir(join(dirs.cacheDir, 'staging')).catch(() => []);
+    const sizes = await Promise.all(names.map((n) => stat(join(dirs.cacheDir, 'staging', n)).then((s) => s.size, () => 0)));
+    return sizes.some((size) => size > model.length + 8 * MB);
+  }, 30_000);
+  t.ok(growing, 'the unacknowledged appends are being written');
+  process.kill(first.pid, 'SIGKILL');
+  await first.kill9();
+  t.not((await writer).code, 0, 'the writer saw the daemon go away');
+  await restartAndCheck(t, target, dirs, { log: createHash('sha256').update(model).digest('hex') });
+}
+
 const targets = await mountTargets(t);
 for (const target of targets) {
   if ('skipped' in target || !target.persistent) continue;
   await t.test(`${target.name}: kill -9 right after close acknowledged 200 MB: the restart uploads exactly those bytes`, (t) => killAfterClose(t, target));
   await t.test(`${target.name}: kill -9 during the multipart upload: the restart aborts it and uploads again`, (t) => killDuringMultipart(t, target));
   await t.test(`${target.name}: kill -9 while files are written (not acknowledged): the bucket keeps the old object or nothing`, (t) => killWhileWriting(t, target));
+  await t.test(`${target.name}: kill -9 between appends to a 64 MB object: the restart uploads exactly the acknowledged appends`, (t) => killBetweenAppends(t, target));
 }

@@ -70,13 +70,14 @@ t.test('appending 10 bytes to a 64 MiB object sends 10 bytes and copies the rest
   t.same((await rig.container.head('big')).metadata, { mtime: '1700000001' });
   t.ok(rig.bytes.sent < 16 * MiB, `bytes sent: ${rig.bytes.sent}`);
   t.equal(rig.bytes.sent, 10, 'on the part grid only the new bytes are sent');
-  t.equal(rig.memory.counters.uploadPartCopy, 1, 'the unchanged 64 MiB is one server-side copy');
+  // An append copies the old bytes in a few parallel part copies (upload.ts, planAppend in multipart.ts).
+  t.ok(rig.memory.counters.uploadPartCopy >= 1, `the unchanged 64 MiB is copied server-side (${rig.memory.counters.uploadPartCopy} copies)`);
   t.equal(rig.memory.counters.get, 0, 'nothing fetched');
   t.ok((await objectBytes(rig.container, 'big')).equals(Buffer.concat([base, Buffer.from('0123456789')])), 'the object is base + append');
   await noUploadsLeft(t, rig, rig.memory);
 });
 
-t.test('appending to an object off the part grid sends its tail part only', async (t) => {
+t.test('appending to an object off the part grid sends only the new bytes', async (t) => {
   const rig = await rigWithBytes(t);
   const base = content.subarray(0, 60 * MiB + 5);
   await rig.container.put('big', base);
@@ -85,7 +86,7 @@ t.test('appending to an object off the part grid sends its tail part only', asyn
   const tail = randomBytes(3000);
   await rig.data.write(fh, tail, tail.length, 0);
   await rig.data.release(fh);
-  t.equal(rig.bytes.sent, base.length - Math.floor(base.length / P) * P + tail.length, 'the last part: the base tail and the new bytes');
+  t.equal(rig.bytes.sent, tail.length, 'only the new bytes: the whole base, tail included, is copied server-side');
   t.ok(rig.bytes.sent < 16 * MiB);
   t.ok((await objectBytes(rig.container, 'big')).equals(Buffer.concat([base, tail])));
 });

@@ -1,3 +1,8 @@
+import { collectSoon } from '../../cache/chunks/collect.js';
+
+/** How long kept buffers outlive the last use of the budget. */
+const IDLE_MS = 1000;
+
 /**
  * A byte budget shared by everyone who needs memory for an upload (a part
  * being sent, a part being assembled): `take` waits until the bytes are free,
@@ -10,12 +15,18 @@
  * the next garbage collection, so allocating one per part let the process
  * grow past the budget (measured, 1 GiB written through the mount with four
  * 32 MiB parts in flight: 279 MiB peak RSS; with reused buffers 257 MiB).
+ * Kept buffers go once the budget has been idle for a second (`trimLater`).
+ * `borrow`/`giveBack` lend kept buffers to a caller that reserved with `with`
+ * (uploads of whole files: file-upload.ts).
  */
 export class ByteBudget {
   private used = 0;
   private readonly waiting: { bytes: number; grant: () => void }[] = [];
   /** Buffers returned, kept for reuse (at most `limit` bytes of them). */
   private free: Buffer[] = [];
+  private trimmer: NodeJS.Timeout | undefined;
+  /** Allocations made here: only these are taken back. */
+  private readonly owned = new WeakSet<ArrayBufferLike>();
 
   constructor(readonly limit: number) {}
 
@@ -34,6 +45,7 @@ export class ByteBudget {
 
   give(bytes: number): void {
     this.used -= bytes;
+    if (this.used === 0) this.trimLater();
     // First come, first served: a big request is not starved by small ones.
     while (this.waiting.length > 0 && this.fits((this.waiting[0] as { bytes: number }).bytes)) {
       const next = this.waiting.shift() as { bytes: number; grant: () => void };
@@ -55,21 +67,58 @@ export class ByteBudget {
   /** Runs `task` with a buffer of exactly `bytes` (contents undefined) taken from the budget. */
   async withBuffer<T>(bytes: number, task: (buffer: Buffer) => Promise<T>): Promise<T> {
     await this.take(bytes);
-    const at = this.free.findIndex((b) => b.length >= bytes);
-    const buffer = at >= 0 ? (this.free.splice(at, 1)[0] as Buffer) : Buffer.allocUnsafeSlow(bytes);
+    const buffer = this.borrow(bytes);
     try {
-      return await task(buffer.subarray(0, bytes));
+      return await task(buffer);
     } finally {
-      this.keep(buffer);
+      this.giveBack(buffer);
       this.give(bytes);
     }
   }
 
+  /**
+   * A buffer of exactly `bytes` (contents undefined) for a caller that already
+   * holds a reservation covering it (`with`): a kept one when one is large
+   * enough. Hand it back with `giveBack` once nothing refers to it.
+   */
+  borrow(bytes: number): Buffer {
+    const at = this.free.findIndex((b) => b.length >= bytes);
+    if (at >= 0) return (this.free.splice(at, 1)[0] as Buffer).subarray(0, bytes);
+    const buffer = Buffer.allocUnsafeSlow(bytes);
+    this.owned.add(buffer.buffer);
+    return buffer;
+  }
+
+  /** Takes back a buffer from `borrow` for reuse (anything else is ignored). */
+  giveBack(buffer: Buffer): void {
+    // A view from `borrow` shares its whole allocation: keep that, not the view.
+    if (this.owned.has(buffer.buffer)) this.keep(Buffer.from(buffer.buffer));
+  }
+
+  /**
+   * Once nothing has been taken for IDLE_MS, the kept buffers go: a mount
+   * that stopped writing should not hold its part buffers (up to the whole
+   * upload share) while it reads. The next upload allocates them again.
+   */
+  private trimLater(): void {
+    if (this.trimmer !== undefined || this.free.length === 0) return;
+    this.trimmer = setTimeout(() => {
+      this.trimmer = undefined;
+      if (this.used !== 0) return;
+      this.free = [];
+      collectSoon();
+    }, IDLE_MS);
+    this.trimmer.unref();
+  }
+
   private keep(buffer: Buffer): void {
+    if (this.free.some((b) => b.buffer === buffer.buffer)) return; // given back twice: lent once more would be shared
     this.free.push(buffer);
     let kept = this.free.reduce((n, b) => n + b.length, 0);
-    // Oldest first out when over the limit (sizes change rarely: one part size per mount).
+    // Oldest first out when over the limit (sizes change rarely: one part size per mount, fill pieces of a chunk).
+    if (kept <= this.limit) return;
     while (kept > this.limit && this.free.length > 0) kept -= (this.free.shift() as Buffer).length;
+    collectSoon(); // the dropped buffers' memory goes now, not at some later collection
   }
 
   private fits(bytes: number): boolean {

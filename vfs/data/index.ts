@@ -7,7 +7,7 @@
 import type { Container } from '../../drivers/storage.js';
 import { isStorageError } from '../../drivers/errors.js';
 import { MiB } from '../../drivers/base-backend.js';
-import { uploadObject, DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD } from '../../drivers/transfer.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD } from '../../drivers/transfer.js';
 import { ChunkStore, DEFAULT_CACHE_BYTES, DEFAULT_CHUNK_SIZE, DEFAULT_MEMORY_BYTES, type ChunkFetcher, type ChunkSource, type ChunkStreamFetcher, type LogFn } from '../../cache/chunks.js';
 import type { ByteRange } from '../../drivers/range.js';
 import { StagingArea } from '../../cache/staging.js';
@@ -16,6 +16,7 @@ import type { DataPathHooks } from '../data-contract.js';
 import { vfsError } from '../types.js';
 import { ByteBudget, Signal } from './budget.js';
 import { FileDataPath } from './data-path.js';
+import { uploadFile } from './file-upload.js';
 import type { MultipartHooks } from './multipart.js';
 import type { FileContext, WriteTuning } from './open-file.js';
 import { DataCounters } from './stats.js';
@@ -33,16 +34,21 @@ export type { MultipartHooks } from './multipart.js';
  * took 3.0–5.0 s, 16 MiB × 4 3.4–9.3 s, 16 MiB × 8 5.1–6.6 s, 8 MiB × 4
  * 11.2 s, against 4.0–11.0 s for one raw PutObject stream. RGW's cost per part
  * (it writes and indexes each part) dominates below 32 MiB; 4 parts of 32 MiB
- * are 128 MiB of buffers (3 are the default: DEFAULT_UPLOAD_MEMORY_BYTES).
+ * are 128 MiB of buffers (2 are the default: DEFAULT_UPLOAD_MEMORY_BYTES).
  * Files below one part are one PUT.
  */
 export const DEFAULT_WRITE_PART_SIZE = 32 * MiB;
 /**
  * Upload buffers (parts in flight, assembly) when the mount gives no
- * --memory-limit: three 32 MiB parts. With four (128 MiB) a 1 GiB write
- * through the mount peaked at 257 MiB RSS, over the 256 MiB the daemon aims at.
+ * --memory-limit: two 32 MiB parts, half of a default limit of 128 MiB (the
+ * chunk store's DEFAULT_MEMORY_BYTES is the other half). Measured through the
+ * mount (peak RSS; the idle daemon is ~92 MiB): three parts and 64 MiB of
+ * chunk buffers peaked at 250–274 MiB in the randwrite bench (256 MiB
+ * assembled from the object: the garbage of the GET streams, ~60 MiB, waits
+ * for the collector), two parts at 217–230 MiB; a 1 GiB sequential write
+ * peaks at ~177 MiB with two, ~210 with three.
  */
-export const DEFAULT_UPLOAD_MEMORY_BYTES = 96 * MiB;
+export const DEFAULT_UPLOAD_MEMORY_BYTES = 64 * MiB;
 /** Server-side part copies in flight per file: they cost the daemon no memory, only a request each. */
 const COPY_CONCURRENCY = 8;
 /** Largest UploadPartCopy: well under S3's 5 GiB, so one copy request stays a few seconds on a slow server. */
@@ -122,6 +128,7 @@ export function createDataPath(options: DataPathOptions): FileDataPath {
   const { tuning, uploadMemory } = writeTuning(options, backend.limits.minPartSize);
   const concurrency = options.uploadConcurrency ?? DEFAULT_CONCURRENCY;
   const counters = new DataCounters();
+  const budget = new ByteBudget(uploadMemory);
   const context: FileContext = {
     chunks: new ChunkStore({
       cacheDir: options.cacheDir,
@@ -134,18 +141,19 @@ export function createDataPath(options: DataPathOptions): FileDataPath {
     staging: new StagingArea(options.cacheDir),
     hooks: options.hooks,
     log,
-    upload: (source, key, upload) => uploadObject(backend, container.name, key, source, {
+    // Within the memory budget, in buffers it lends (file-upload.ts).
+    upload: (source, key, upload) => uploadFile(backend, container.name, key, source, {
       ...upload,
       concurrency: tuning.partConcurrency,
       multipartThreshold: tuning.multipartThreshold,
       partSize: tuning.partSize,
-    }),
+    }, budget, true),
     remove: (key) => container.deleteObject(key),
     fillConcurrency: concurrency,
     target: { backend, bucket: container.name, hooks: options.multipartHooks ?? {} },
     tuning,
     counters,
-    budget: new ByteBudget(uploadMemory),
+    budget,
     room: new Signal(),
     writes: { before: waitForRoom, after: streamParts },
   };

@@ -153,10 +153,13 @@ export function sameFields(a: ObjectFields, b: ObjectFields): boolean {
 export type PartKind = 'reuse' | 'copy' | 'send';
 
 export interface PlannedPart {
+  /** Part number - 1 (on the grid: the block index). */
   block: number;
   start: number;
   end: number;
   kind: PartKind;
+  /** Numbered off the block grid (planAppend): a part sent for it is never reused. */
+  offGrid?: true;
 }
 
 export interface PartState {
@@ -177,5 +180,29 @@ export function planParts(size: number, partSize: number, state: PartState, maxC
     if (kind === 'copy' && last?.kind === 'copy' && end - last.start <= maxCopyPart) last.end = end;
     else plan.push({ block, start, end, kind });
   }
+  return plan;
+}
+
+/** Server-side copies the unchanged bytes of an append are split into, run in parallel (RGW, 100 MiB: 1 copy ~400 ms, 4 ~300 ms, 8 no better). */
+export const APPEND_COPY_PARTS = 4;
+
+/**
+ * The parts of an append: [0, tail) is the base's, unchanged, and every byte
+ * from `tail` on changed. The unchanged bytes are copied server-side in
+ * `copies` parts (fewer when a part would fall below `minPartSize`, more
+ * when one would exceed `maxCopyPart`), then only [tail, size) is sent, in
+ * parts of `partSize` — no unchanged tail of the last grid block is sent
+ * again. Numbered in order from 1, off the block grid. Every part but the
+ * last is at least `minPartSize` long as long as `tail` is.
+ */
+export function planAppend(size: number, tail: number, sizes: { partSize: number; minPartSize: number; maxCopyPart: number }, copies = APPEND_COPY_PARTS): PlannedPart[] {
+  const { partSize, minPartSize, maxCopyPart } = sizes;
+  const pieces = Math.max(Math.ceil(tail / maxCopyPart), Math.min(copies, Math.floor(tail / minPartSize)), 1);
+  const plan: PlannedPart[] = [];
+  // Even cuts: every copy part is at least ⌊tail / pieces⌋ ≥ minPartSize long.
+  for (let i = 0; i < pieces; i++) {
+    plan.push({ block: i, start: Math.floor((i * tail) / pieces), end: Math.floor(((i + 1) * tail) / pieces), kind: 'copy', offGrid: true });
+  }
+  for (let start = tail; start < size; start += partSize) plan.push({ block: plan.length, start, end: Math.min(size, start + partSize), kind: 'send', offGrid: true });
   return plan;
 }

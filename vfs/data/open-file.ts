@@ -84,8 +84,8 @@ export interface FileContext {
 export interface WritebackPort {
   /** Journals the file's current content (under its mutex); the upload follows in the background. */
   acknowledge(file: OpenFile): Promise<void>;
-  /** Before a change: a staging file a journaled snapshot still needs is copied first. */
-  beforeWrite(file: OpenFile): Promise<void>;
+  /** Before a change of the bytes from offset `from` on: a staging file a journaled snapshot still needs is copied first, unless the change is past the bytes it froze. */
+  beforeWrite(file: OpenFile, from: number): Promise<void>;
   /** A pending file was renamed or got new metadata: journaled at once; false when nothing is pending. */
   restate(file: OpenFile): boolean;
   /** The file was unlinked: its pending uploads are dropped. */
@@ -199,13 +199,34 @@ export class OpenFile {
     bytes = Math.max(0, bytes);
     const { counters, room, chunks } = this.ctx;
     counters.dirtyBytes += bytes - this.dirtyBytes;
-    const dropped = bytes < this.dirtyBytes;
     this.dirtyBytes = bytes;
-    // The chunk store holds one disk bound for clean and dirty bytes: it evicts clean chunks to make room.
-    if (bytes > this.reserved) void chunks.reserveDirty(bytes - this.reserved);
-    else if (bytes < this.reserved) chunks.releaseDirty(this.reserved - bytes);
-    this.reserved = bytes;
+    // The chunk store holds one disk bound for clean chunks and local bytes: it evicts clean chunks to make room.
+    // Local bytes are what the staging file holds on disk (parts already sent included), or the dirty bytes if more.
+    const held = Math.max(bytes, this.stagedBytes);
+    const dropped = held < this.reserved;
+    if (held > this.reserved) chunks.holdDirty(held - this.reserved);
+    else if (dropped) chunks.releaseDirty(this.reserved - held);
+    this.reserved = held;
     if (dropped) room.notify();
+  }
+
+  /** Bytes the staging file holds on the cache disk (holes take none). */
+  get stagedBytes(): number {
+    return this.staging?.local.bytes ?? 0;
+  }
+
+  /**
+   * Under cache pressure (stream.ts): drops the staging file of a clean file.
+   * Every byte is in the object it was last uploaded as (its base), so later
+   * reads go through the chunk store. Runs under the file's mutex.
+   */
+  async dropStaging(): Promise<void> {
+    const staging = this.staging;
+    if (staging === undefined || this.dirty || this.base === undefined || this.baseLimit < this.size || this.ctx.writeback !== undefined) return;
+    this.staging = undefined;
+    this.generation++;
+    this.recount();
+    await staging.remove();
   }
 
   /** Forgets the multipart upload in progress and aborts it in the background. */
@@ -227,13 +248,18 @@ export class OpenFile {
   }
 
   /** Reads up to `length` bytes at `position`; returns the count (short only at end of file). */
-  async read(into: Buffer, length: number, position: number): Promise<number> {
+  read(into: Buffer, length: number, position: number): Promise<number> {
+    return this.replanned(() => this.readOnce(into, length, position));
+  }
+
+  /** Runs `task` again (twice at most) when it failed because the base or the staging file was replaced under it (an upload, a drop under cache pressure). */
+  private async replanned(task: () => Promise<number>): Promise<number> {
     for (let attempt = 0; ; attempt++) {
       const generation = this.generation;
       try {
-        return await this.readOnce(into, length, position);
+        return await task();
       } catch (error) {
-        if (!isStale(error) || generation === this.generation || attempt >= 2) throw error;
+        if (generation === this.generation || attempt >= 2) throw error;
       }
     }
   }
@@ -249,6 +275,37 @@ export class OpenFile {
     if (base !== undefined) {
       await Promise.all(fromBase.map((gap) => this.ctx.chunks.read(base, gap.start, gap.end, into, gap.start - position)));
     }
+    return end - position;
+  }
+
+  /**
+   * Like `read`, for an upload assembling a part of `length` bytes in `into`:
+   * when the local bytes are scattered (random writes), the base's bytes of
+   * the whole span come first, straight into `into` (chunks.ts `readDirect`:
+   * one GET per uncached run, no chunk buffers), then the local bytes over
+   * them — rather than one chunk-store read per gap between local bytes.
+   */
+  readWhole(into: Buffer, length: number, position: number): Promise<number> {
+    return this.replanned(() => this.readWholeOnce(into, length, position));
+  }
+
+  private async readWholeOnce(into: Buffer, length: number, position: number): Promise<number> {
+    const { staging, base } = this;
+    const end = Math.min(position + length, this.size);
+    const baseEnd = base === undefined ? position : Math.min(end, this.baseLimit);
+    const gaps = staging === undefined || position >= baseEnd ? [] : staging.local.gaps(position, baseEnd);
+    const first = gaps[0];
+    const last = gaps[gaps.length - 1];
+    if (base === undefined || staging === undefined || first === undefined || last === undefined || gaps.length < 2) return this.readOnce(into, length, position);
+    await this.ctx.chunks.readDirect(base, first.start, last.end, into, first.start - position);
+    // Everything outside the gaps is the staging file's: written bytes, and zeros past the base's end.
+    const reads: Promise<void>[] = [];
+    let at = position;
+    for (const gap of [...gaps, { start: end, end }]) {
+      if (gap.start > at) reads.push(staging.read(into, at - position, gap.start - at, at));
+      at = gap.end;
+    }
+    await Promise.all(reads);
     return end - position;
   }
 
@@ -281,8 +338,8 @@ export class OpenFile {
   }
 
   private async writeReserved(data: Buffer, position: number, append: boolean): Promise<number> {
-    const staging = await this.stagingForWrite();
     const at = append ? this.size : position;
+    const staging = await this.stagingForWrite(Math.min(at, this.size));
     try {
       await staging.write(data, at);
     } catch (error) {
@@ -303,7 +360,7 @@ export class OpenFile {
   truncate(size: number, force = false): Promise<void> {
     return this.mutex.run(async () => {
       if (size === this.size && !force) return;
-      const staging = await this.stagingForWrite();
+      const staging = await this.stagingForWrite(Math.min(size, this.size));
       try {
         await staging.truncate(size);
       } catch (error) {
@@ -336,6 +393,7 @@ export class OpenFile {
       this.size = this.baseLimit = target.size;
       this.metadata = { ...target.metadata };
       this.generation++;
+      this.recount(); // the old staging file's bytes no longer count against the cache bound
       await old?.remove();
     });
   }
@@ -354,16 +412,17 @@ export class OpenFile {
   async dispose(): Promise<void> {
     await this.dropSession();
     this.changed.clear();
-    this.recount();
     const staging = this.staging;
     this.staging = undefined;
+    this.recount(); // after the staging file is gone: its bytes no longer count against the cache bound
     await staging?.remove();
   }
 
-  private async stagingForWrite(): Promise<StagingFile> {
+  /** The staging file for a change of the bytes from offset `from` on. */
+  private async stagingForWrite(from: number): Promise<StagingFile> {
     try {
-      // Async write mode: a staging file an acknowledged upload still reads is copied first.
-      await this.ctx.writeback?.beforeWrite(this);
+      // Async write mode: a staging file an acknowledged upload still reads is copied first (appends past it share it).
+      await this.ctx.writeback?.beforeWrite(this, from);
       return await this.ensureStaging();
     } catch (error) {
       throw this.localFailure(error, 'stage');

@@ -20,6 +20,8 @@ export class DataCounters {
   dirtyBytes = 0;
   /** Streamed parts being sent in the background (all files). */
   partsInFlight = 0;
+  /** Files being written uploaded early because the cache bound was reached (stream.ts `relieve`). */
+  checkpoints = 0;
   private readonly recent: RecentError[] = [];
 
   error(message: string, path?: string): void {

@@ -17,22 +17,54 @@
 import { choosePartSize } from '../../drivers/transfer.js';
 import { vfsError } from '../types.js';
 import { MultipartSession } from './multipart.js';
+import { uploadHeld } from './upload.js';
 
 export { Signal } from './budget.js';
 import type { OpenFile } from './open-file.js';
 
-/** Waits until `bytes` more dirty bytes fit under the cache bound. */
+/**
+ * Waits until `bytes` more local bytes fit under the cache bound. Runs under
+ * the file's mutex, before a write. Under pressure the writer first relieves
+ * the cache of its own file (`relieve`); then it waits for uploads in flight;
+ * when nothing could make room, ENOSPC.
+ */
 export async function waitForRoom(file: OpenFile, bytes: number): Promise<void> {
-  const { counters, tuning, room } = file.ctx;
-  while (counters.dirtyBytes > 0 && counters.dirtyBytes + bytes > tuning.cacheBytes) {
+  const { counters, room, chunks } = file.ctx;
+  while (chunks.dirtyBytes > 0 && chunks.dirtyBytes + bytes > chunks.maxBytes) {
+    if (await relieve(file)) continue;
     if (counters.inFlight === 0 && counters.partsInFlight === 0) {
       throw vfsError(
         'ENOSPC',
-        `${file.path}: the cache holds ${counters.dirtyBytes} bytes not yet uploaded, the --cache-size bound is ${tuning.cacheBytes}: close or fsync files to upload them`,
+        `${file.path}: the cache holds ${chunks.dirtyBytes} bytes of files being written, the --cache-size bound is ${chunks.maxBytes}: close or fsync files to upload them`,
       );
     }
     await room.wait();
   }
+}
+
+/**
+ * Sync mode, under the file's mutex: makes room on the cache disk from the
+ * file's own staging file, when it holds a fair share of the bound (at least
+ * a part, or a quarter of the bound). A dirty file is first uploaded as a
+ * checkpoint (flush without close: the object then holds every byte written
+ * so far, its parts already streamed are reused); then, clean, its staging
+ * file goes and later reads and writes work on that object like on any
+ * object opened (writes stage again; the next upload copies the unchanged
+ * ranges server-side). So a file larger than the cache can be written.
+ * Returns whether anything was freed.
+ */
+async function relieve(file: OpenFile): Promise<boolean> {
+  const { ctx } = file;
+  const share = Math.min(ctx.tuning.partSize, Math.floor(ctx.chunks.maxBytes / 4));
+  if (ctx.writeback !== undefined || file.detached || file.stagedBytes < Math.max(1, share)) return false;
+  const before = file.stagedBytes;
+  if (file.dirty) {
+    ctx.log('info', 'cache bound reached: uploading a file being written as a checkpoint', { path: file.path, size: file.size, staged: before });
+    ctx.counters.checkpoints++;
+    await uploadHeld(file);
+  }
+  await file.dropStaging();
+  return file.stagedBytes < before;
 }
 
 /** After a write of [start, end): sends the blocks it finished, when the file streams. */

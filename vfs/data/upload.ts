@@ -6,7 +6,10 @@
  * - At or above it: a multipart upload (multipart.ts) where parts streamed
  *   while the file was written are reused, ranges unchanged since the base
  *   are copied server-side (UploadPartCopy), and only parts holding changed
- *   bytes are sent — so a small append to a big object moves one part.
+ *   bytes are sent. An append (nothing streamed, the base unchanged up to
+ *   where the changes start) is laid out off the part grid: the old bytes
+ *   copied in a few parallel parts, only the new bytes sent — a 10-byte
+ *   append to a big object sends 10 bytes (planAppend in multipart.ts).
  * Any failure aborts the multipart upload: the bucket keeps the previous
  * object, and flush rejects with EIO. On success the object becomes the
  * file's base; written bytes stay local in the staging file.
@@ -19,7 +22,7 @@ import { isStorageError, StorageError } from '../../drivers/errors.js';
 import { choosePartSize, copyObject } from '../../drivers/transfer.js';
 import type { Span, StagingFile } from '../../cache/staging.js';
 import { vfsError, VfsError } from '../types.js';
-import { MultipartSession, planParts, sameFields, type ObjectFields, type PartState, type PlannedPart } from './multipart.js';
+import { MultipartSession, planAppend, planParts, sameFields, type ObjectFields, type PartState, type PlannedPart } from './multipart.js';
 import { isStale, type OpenFile } from './open-file.js';
 
 /** Uploads in one flush at most, when a rename or a metadata change lands during each upload. */
@@ -31,25 +34,31 @@ export function flushFile(file: OpenFile): Promise<void> {
   // Async write mode: journal a snapshot and return; it is uploaded in the background (writeback.ts).
   const writeback = file.ctx.writeback;
   if (writeback !== undefined) return file.mutex.run(() => writeback.acknowledge(file));
+  return file.mutex.run(() => uploadHeld(file));
+}
+
+/**
+ * The sync upload of a dirty file, by a caller that holds the file's mutex:
+ * flush, or a checkpoint under cache pressure (stream.ts `relieve`).
+ */
+export async function uploadHeld(file: OpenFile): Promise<void> {
   const { counters, room } = file.ctx;
-  return file.mutex.run(async () => {
-    file.uploading = true;
-    counters.inFlight++;
-    try {
-      for (let round = 0; file.dirty && round < MAX_ROUNDS; round++) await uploadOnce(file);
-      file.lastError = undefined;
-    } catch (error) {
-      counters.failed++;
-      file.lastError = messageOf(error);
-      counters.error(file.lastError, file.path);
-      throw error;
-    } finally {
-      file.uploading = false;
-      counters.inFlight--;
-      if (file.detached) await file.dropSession();
-      room.notify();
-    }
-  });
+  file.uploading = true;
+  counters.inFlight++;
+  try {
+    for (let round = 0; file.dirty && round < MAX_ROUNDS; round++) await uploadOnce(file);
+    file.lastError = undefined;
+  } catch (error) {
+    counters.failed++;
+    file.lastError = messageOf(error);
+    counters.error(file.lastError, file.path);
+    throw error;
+  } finally {
+    file.uploading = false;
+    counters.inFlight--;
+    if (file.detached) await file.dropSession();
+    room.notify();
+  }
 }
 
 async function uploadOnce(file: OpenFile): Promise<void> {
@@ -151,7 +160,7 @@ async function planUpload(file: OpenFile, session: MultipartSession): Promise<{ 
     reusable: (block, start, end) => session.reusable(block, file.seqOf(block), end - start) !== undefined,
     copyable: (start, end) => copy && end <= file.baseLimit && !file.changed.intersects(start, end),
   });
-  const plan = planParts(file.size, session.partSize, state(canCopy), tuning.maxCopyPart);
+  const plan = (canCopy ? appendPlan(file, session) : undefined) ?? planParts(file.size, session.partSize, state(canCopy), tuning.maxCopyPart);
   if (base === undefined || !plan.some((part) => part.kind === 'copy')) return { plan, source: undefined };
   const current = await target.backend.head(target.bucket, base.key).catch((error: unknown) => {
     if (isStorageError(error, 'NotFound')) return undefined;
@@ -160,6 +169,22 @@ async function planUpload(file: OpenFile, session: MultipartSession): Promise<{ 
   if (current?.etag === base.etag) return { plan, source: { bucket: target.bucket, key: base.key } };
   file.ctx.log('warn', 'the object changed in the bucket since it was opened: its unchanged bytes cannot be copied', { path: file.path, key: base.key });
   return { plan: planParts(file.size, session.partSize, state(false), tuning.maxCopyPart), source: undefined };
+}
+
+/**
+ * The plan of an append (nothing streamed yet, the base's bytes unchanged
+ * up to where the changes start, everything changed from there): the
+ * unchanged bytes copied, only the new ones sent. Undefined otherwise.
+ */
+function appendPlan(file: OpenFile, session: MultipartSession): PlannedPart[] | undefined {
+  const { target, tuning } = file.ctx;
+  if (session.sent.size > 0) return undefined;
+  const baseEnd = Math.min(file.baseLimit, file.size);
+  const untouched = file.changed.gaps(0, file.size)[0];
+  const tail = Math.min(untouched?.start === 0 ? untouched.end : 0, baseEnd);
+  const { minPartSize } = target.backend.limits;
+  if (tail < minPartSize || tail >= file.size || !file.changed.covers(tail, baseEnd)) return undefined;
+  return planAppend(file.size, tail, { partSize: session.partSize, minPartSize, maxCopyPart: tuning.maxCopyPart });
 }
 
 /** Runs every part of the plan (sends within the memory budget); throws the first failure once all have settled. */
@@ -172,9 +197,9 @@ async function runPlan(file: OpenFile, session: MultipartSession, plan: PlannedP
     if (part.kind === 'reuse') return Promise.resolve(session.reusable(block, file.seqOf(block), end - start) as PartResult);
     if (part.kind === 'copy') return copies(() => session.copyPart(block, source as ObjectRef, { start, end }));
     return sends(() => budget.withBuffer(end - start, async (body) => {
-      await file.read(body, end - start, start);
+      await file.readWhole(body, end - start, start); // memory bound: base bytes straight into the part buffer
       await keepLocal(file, body, start);
-      const result = await session.sendPart(block, body, file.seqOf(block));
+      const result = await session.sendPart(block, body, part.offGrid === true ? -1 : file.seqOf(block));
       counters.bytesUploaded += body.length;
       return result;
     }));
@@ -189,7 +214,11 @@ async function runPlan(file: OpenFile, session: MultipartSession, plan: PlannedP
 async function keepLocal(file: OpenFile, body: Buffer, start: number): Promise<void> {
   const staging = file.staging;
   if (staging === undefined || staging.local.covers(start, start + body.length)) return;
+  // Cache bound: kept only while the cache disk has room for it (it counts there: OpenFile.recount).
+  const { chunks } = file.ctx;
+  if (chunks.dirtyBytes + body.length > chunks.maxBytes) return;
   await staging.write(body, start).catch(() => undefined);
+  file.recount();
 }
 
 function uploadFailure(file: OpenFile, key: string, error: unknown): VfsError {
@@ -207,11 +236,12 @@ export async function fillStaging(file: OpenFile): Promise<StagingFile> {
     const base = file.base;
     if (base !== undefined) {
       const pieces = chunkPieces(staging.local.gaps(0, Math.min(file.baseLimit, file.size)), file.ctx.chunks.chunkSize);
-      await forEachLimited(pieces, file.ctx.fillConcurrency, async (piece) => {
-        const bytes = Buffer.allocUnsafe(piece.end - piece.start);
-        await file.ctx.chunks.read(base, piece.start, piece.end, bytes, 0);
-        await staging.write(bytes, piece.start);
-      });
+      // Memory bound: each piece in a buffer of the data path's budget (reused), not a fresh one per piece.
+      // One GET per piece; only its gaps are written (the bytes between them are the file's own).
+      await forEachLimited(pieces, file.ctx.fillConcurrency, (piece) => file.ctx.budget.withBuffer(piece.end - piece.start, async (bytes) => {
+        await file.ctx.chunks.readDirect(base, piece.start, piece.end, bytes, 0);
+        for (const gap of piece.gaps) await staging.write(bytes.subarray(gap.start - piece.start, gap.end - piece.start), gap.start);
+      }));
     }
     staging.local.add(0, file.size);
     return staging;
@@ -226,13 +256,23 @@ export async function fillStaging(file: OpenFile): Promise<StagingFile> {
   }
 }
 
-/** Splits spans at chunk boundaries, so each piece is one chunk-store read. */
-function chunkPieces(spans: Span[], chunkSize: number): Span[] {
-  const pieces: Span[] = [];
+/**
+ * Groups spans by chunk: one piece per chunk, from its first span's start
+ * to its last span's end, so each piece is one read however many small gaps
+ * (a file of scattered random writes) lie in that chunk.
+ */
+function chunkPieces(spans: Span[], chunkSize: number): (Span & { gaps: Span[] })[] {
+  const pieces: (Span & { gaps: Span[] })[] = [];
   for (const span of spans) {
     for (let start = span.start; start < span.end; ) {
       const end = Math.min(span.end, (Math.floor(start / chunkSize) + 1) * chunkSize);
-      pieces.push({ start, end });
+      const last = pieces[pieces.length - 1];
+      if (last !== undefined && Math.floor(last.start / chunkSize) === Math.floor(start / chunkSize)) {
+        last.end = end;
+        last.gaps.push({ start, end });
+      } else {
+        pieces.push({ start, end, gaps: [{ start, end }] });
+      }
       start = end;
     }
   }

@@ -22,11 +22,20 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1_000, maxMs: 60_000, pe
 /** Files uploading at once by default: many small files go in parallel; memory is bounded by the data path's budget. */
 export const DEFAULT_WRITEBACK_CONCURRENCY = 16;
 
+/**
+ * How long a file's newer versions may keep cancelling (or holding back) the
+ * upload of an older one: a file closed again and again (a log appended to
+ * every 100 ms) still reaches the bucket every few seconds.
+ */
+export const DEFAULT_MAX_DEFER_MS = 2_000;
+
 /** What a mount may tune about the queue. */
 export interface WritebackTuning {
   /** Files uploading at once (default DEFAULT_WRITEBACK_CONCURRENCY). */
   concurrency?: number;
   backoff?: BackoffPolicy;
+  /** Default DEFAULT_MAX_DEFER_MS. */
+  maxDeferMs?: number;
 }
 
 /** Errors that retrying soon cannot fix: the operator has to act (credentials, bucket, cache disk). */

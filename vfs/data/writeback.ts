@@ -6,16 +6,31 @@
  * the data path's upload function, retrying with capped exponential backoff.
  * Replay after a restart is in writeback-replay.ts.
  *
- * Snapshots (copy-on-write). The staging file of a file acknowledged is
- * frozen: the journal row and the upload read it. A later write or truncate
- * of that file first copies it to a fresh staging file (`beforeWrite`; a
- * reflink where the file system has them) and changes the copy. So a writer
- * never waits for an upload, the common case (write, close, done) copies
- * nothing, and an upload always sends exactly the bytes acknowledged.
+ * Snapshots (copy-on-write). The first `row.size` bytes of the staging
+ * file of a file acknowledged are frozen: the journal row and the upload
+ * read them (writeback-upload.ts reads exactly that many). A later write or
+ * truncate that reaches below the end of a snapshot still owed first copies
+ * the file to a fresh staging file (`beforeWrite`; a reflink where the file
+ * system has them) and changes the copy; one that only appends (or writes or
+ * truncates at or past that end) changes the shared file in place, past the
+ * frozen bytes. So a writer never waits for an upload, neither the common
+ * case (write, close, done) nor a run of appends copies anything, and an
+ * upload always sends exactly the bytes acknowledged. After a crash, replay
+ * cuts the file back to its row's size (writeback-replay.ts): appended bytes
+ * never acknowledged are dropped, the acknowledged ones were fsynced.
+ *
+ * Copies. Each row also names where its unchanged bytes still are in the
+ * bucket (writeback-base.ts), so a large upload copies them server-side and
+ * sends only what changed; for appends the copies start ahead, when the
+ * append is acknowledged (writeback-ahead.ts), and an upload that lands
+ * while its file is only appended to becomes the base of the next one.
  *
  * Per file, at most one snapshot is uploading and at most one is queued: a
  * newer acknowledgement supersedes the queued one (same row, same barrier
- * sequence). Uploads of one file run in acknowledgement order. A snapshot is
+ * sequence) and cancels the one uploading (its multipart upload is aborted
+ * before it can complete: writeback-upload.ts), so only the newest version
+ * is completed. Uploads of one file run in acknowledgement order, never two
+ * at once, so an older version never lands after a newer one. A snapshot is
  * self-contained (every byte is local), so it never depends on the object
  * the file was opened on, before or after a crash.
  *
@@ -31,6 +46,7 @@
  * so the tables here never change across an `await` of someone else.
  */
 import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { LogFn } from '../../cache/chunks.js';
 import type { StagingArea, StagingFile } from '../../cache/staging.js';
 import type { NewUpload, UploadRow, WritebackJournal } from '../../cache/writeback/journal.js';
@@ -41,15 +57,29 @@ import type { ByteBudget } from './budget.js';
 import type { FileContext, OpenFile, WritebackPort } from './open-file.js';
 import type { DataCounters } from './stats.js';
 import type { Signal } from './stream.js';
-import { DEFAULT_BACKOFF, DEFAULT_WRITEBACK_CONCURRENCY, isPermanent, messageOf, retryDelay, type BackoffPolicy, type WritebackTuning } from './writeback-policy.js';
+import { DEFAULT_BACKOFF, DEFAULT_MAX_DEFER_MS, DEFAULT_WRITEBACK_CONCURRENCY, isPermanent, messageOf, retryDelay, type BackoffPolicy, type WritebackTuning } from './writeback-policy.js';
 import { copySnapshot, obsoleteKeys, saveSnapshot } from './writeback-snapshot.js';
+import type { CopyAhead } from './writeback-ahead.js';
+import { advanceBase, aheadFor, unchangedOf } from './writeback-base.js';
+import type { AheadStarter, SnapshotUploader } from './writeback-upload.js';
+
+/**
+ * How long a file's appends must pause before an upload completes the copies
+ * made ahead for them: a shell loop of `>>` acknowledges every few
+ * milliseconds, and a completion (tens of ms on the wire, never cancelled)
+ * that lands between two appends makes the next version copy everything again.
+ */
+const QUIET_MS = 50;
 
 export interface WritebackOptions extends WritebackTuning {
   journal: WritebackJournal;
   staging: StagingArea;
   hooks: DataPathHooks;
   log: LogFn;
-  upload: FileContext['upload'];
+  /** Uploads the first `size` bytes of a snapshot file (writeback-upload.ts). */
+  upload: SnapshotUploader;
+  /** Starts the copies of an append ahead of its upload (writeback-upload.ts). */
+  startAhead?: AheadStarter;
   remove: FileContext['remove'];
   /** Completes a file's staging file (the bytes still only in its base object): upload.ts. */
   fill: (file: OpenFile) => Promise<StagingFile>;
@@ -73,17 +103,27 @@ export interface Snapshot {
   inFlight: boolean;
   /** Unlinked while uploading: what lands is deleted again. */
   dropped: boolean;
+  /** A newer version was acknowledged while this one uploads: the upload is cancelled. */
+  superseded?: boolean;
 }
 
 interface FileState {
   snapshots: Snapshot[];
   /** The file version the newest snapshot carries. */
   ackedVersion: number;
+  /** Copies of an appended object's unchanged bytes, started when an append was acknowledged. */
+  ahead?: CopyAhead | undefined;
+  /** When the newest snapshot was acknowledged (ms since the epoch: real time, it paces real waits). */
+  ackedAt: number;
+  /** Since when the file has had an acknowledged version not yet in the bucket (ms since the epoch). */
+  pendingSince: number;
 }
 
 export class Writeback implements WritebackPort {
   /** Failed attempts that were retried (or will be). */
   retries = 0;
+  /** Uploads cancelled because a newer version of their file was acknowledged. */
+  cancelled = 0;
   /** Uploads of this queue running now. */
   private inFlight = 0;
   private readonly files = new Map<OpenFile, FileState>();
@@ -114,9 +154,20 @@ export class Writeback implements WritebackPort {
     if (!file.dirty || file.detached || this.files.get(file)?.ackedVersion === file.version) return;
     const version = file.version;
     await file.dropSession();
-    const staging = await this.options.fill(file);
-    const content = await saveSnapshot(file, staging, this.options.staging.dir);
     const state = this.stateOf(file);
+    // Appends to a large object: the copies of its unchanged bytes start now, beside the fill.
+    state.ahead = aheadFor(file, state.ahead, this.options.startAhead);
+    const started = Date.now();
+    let staging: StagingFile;
+    let content: Buffer | undefined;
+    try {
+      staging = await this.options.fill(file);
+      content = await saveSnapshot(file, staging, this.options.staging.dir);
+    } catch (error) {
+      if (state.snapshots.length === 0) this.forget(file, state);
+      throw error;
+    }
+    this.options.log('debug', 'acknowledged', { path: file.path, size: file.size, ms: Date.now() - started });
     const queued = state.snapshots.find((s) => !s.inFlight);
     const upload: NewUpload = {
       path: file.path,
@@ -126,12 +177,21 @@ export class Writeback implements WritebackPort {
       metadata: { ...file.metadata },
       contentType: file.contentType,
       baseEtag: file.base?.etag,
+      ...unchangedOf(file),
       obsoleteKeys: obsoleteKeys(state.snapshots.map((s) => s.row), file.key),
       acknowledgedAt: this.now(),
       content,
     };
     if (queued === undefined) {
-      state.snapshots.push({ row: this.journal.insert(upload), file, staging, version, inFlight: false, dropped: false });
+      // The one uploading now is outdated once the new row is committed: it is cancelled (the new row names its key
+      // as obsolete if it differs) and the new row carries its barrier sequence, so a barrier waiting for it waits for
+      // this one — unless the file has been deferred that way for too long: then it lands.
+      const uploading = state.snapshots.at(-1);
+      if (uploading === undefined) state.pendingSince = Date.now();
+      const cancel = uploading !== undefined && !this.deferredTooLong(state);
+      const row = this.journal.insert(cancel ? { ...upload, ackSeq: uploading.row.ackSeq } : upload);
+      if (cancel) uploading.superseded = true;
+      state.snapshots.push({ row, file, staging, version, inFlight: false, dropped: false });
     } else {
       const replaced = queued.staging;
       queued.row = this.journal.supersede(queued.row.id, { ...upload, ackSeq: queued.row.ackSeq }) ?? queued.row;
@@ -140,14 +200,19 @@ export class Writeback implements WritebackPort {
       await this.releaseStaging(replaced, file);
     }
     state.ackedVersion = version;
+    state.ackedAt = Date.now();
     this.options.hooks.pending?.({ path: file.path, key: file.key, size: file.size, metadata: { ...file.metadata }, contentType: file.contentType });
     this.pump();
   }
 
-  /** Before a write or truncate: a staging file a snapshot still needs is copied first (copy-on-write). */
-  async beforeWrite(file: OpenFile): Promise<void> {
+  /**
+   * Before a write or truncate that changes bytes from offset `from` on: a
+   * staging file a snapshot still needs is copied first (copy-on-write),
+   * unless the change is past every byte the snapshots sharing it froze.
+   */
+  async beforeWrite(file: OpenFile, from: number): Promise<void> {
     const current = file.staging;
-    if (current === undefined || !this.isSnapshotOf(file, current)) return;
+    if (current === undefined || from >= this.frozenEnd(file, current)) return;
     file.staging = await copySnapshot(current, this.options.staging, file.size);
   }
 
@@ -186,7 +251,7 @@ export class Writeback implements WritebackPort {
   drop(file: OpenFile): void {
     const state = this.files.get(file);
     if (state === undefined) return;
-    this.files.delete(file);
+    this.forget(file, state);
     this.journal.drop(state.snapshots.map((s) => s.row.id));
     for (const snapshot of state.snapshots) {
       snapshot.dropped = true;
@@ -197,7 +262,7 @@ export class Writeback implements WritebackPort {
 
   /** Registers a file replayed from the journal (writeback-replay.ts). */
   adopt(file: OpenFile, row: UploadRow, staging: StagingFile): void {
-    this.files.set(file, { snapshots: [{ row, file, staging, version: file.version, inFlight: false, dropped: false }], ackedVersion: file.version });
+    this.files.set(file, { snapshots: [{ row, file, staging, version: file.version, inFlight: false, dropped: false }], ackedVersion: file.version, ackedAt: 0, pendingSince: Date.now() });
   }
 
   /** Starts uploads as slots free up and their backoff ends. */
@@ -278,6 +343,7 @@ export class Writeback implements WritebackPort {
     this.stopped = true;
     clearTimeout(this.timer);
     const left = this.snapshots().map((s) => s.row.path);
+    await Promise.all([...this.files.values()].map((state) => state.ahead?.abort()));
     this.journal.close();
     return left;
   }
@@ -288,9 +354,15 @@ export class Writeback implements WritebackPort {
     this.options.counters.inFlight++;
     const { row } = snapshot;
     const { budget, memoryFor } = this.options;
-    const send = () => this.options.upload(this.stagingPath(row), row.key, {
+    const send = () => this.options.upload(this.stagingPath(row), row.size, row.key, {
       metadata: row.metadata,
       ...(row.contentType !== undefined && { contentType: row.contentType }),
+      cancelled: () => snapshot.superseded === true || snapshot.dropped,
+      ahead: this.files.get(snapshot.file)?.ahead,
+      quiet: () => this.quiet(snapshot.file),
+      ...(!row.inline && row.baseKey !== undefined && row.baseEtag !== undefined && row.unchanged.length > 0 && {
+        copy: { key: row.baseKey, etag: row.baseEtag, unchanged: row.unchanged },
+      }),
     });
     try {
       const { etag } = budget === undefined || memoryFor === undefined ? await send() : await budget.with(memoryFor(row.size), send);
@@ -298,8 +370,12 @@ export class Writeback implements WritebackPort {
       await this.landed(snapshot, etag);
     } catch (error) {
       snapshot.inFlight = false;
-      this.failed(snapshot, error);
+      // Superseded: whatever stopped it, the newer row carries the file now.
+      if (snapshot.superseded === true && !snapshot.dropped) await this.discard(snapshot);
+      else this.failed(snapshot, error);
     } finally {
+      const state = this.files.get(snapshot.file);
+      if (state?.ahead?.ended === true) state.ahead = undefined;
       this.inFlight--;
       this.options.counters.inFlight--;
       this.options.room.notify();
@@ -327,13 +403,16 @@ export class Writeback implements WritebackPort {
     this.journal.remove(row.id);
     if (state === undefined) return;
     state.snapshots = state.snapshots.filter((s) => s !== snapshot);
+    if (state.snapshots.length > 0) state.pendingSince = Date.now();
+    const unchangedSince = file.version === snapshot.version && file.staging === snapshot.staging;
+    if (!unchangedSince) advanceBase(this.journal, snapshot, etag, state.snapshots);
     if (state.snapshots.length > 0 || renamedSince || file.detached) {
       await this.releaseStaging(snapshot.staging, snapshot.file);
       return;
     }
-    this.files.delete(file);
+    this.forget(file, state);
     this.options.hooks.uploaded({ path: row.path, key: row.key, size: row.size, etag, metadata: row.metadata });
-    if (file.version === snapshot.version && file.staging === snapshot.staging) {
+    if (unchangedSince) {
       // The snapshot is now the object: it becomes the base, its file the clean local copy.
       file.base = { key: row.key, etag, size: row.size };
       file.baseLimit = row.size;
@@ -346,6 +425,16 @@ export class Writeback implements WritebackPort {
       // Changed since (an open handle wrote): it stays dirty, and its next flush acknowledges again.
       await this.releaseStaging(snapshot.staging, file);
     }
+  }
+
+  /** A cancelled upload: its row goes (a newer row of the file is journaled), nothing was stored. */
+  private async discard(snapshot: Snapshot): Promise<void> {
+    this.cancelled++;
+    this.journal.remove(snapshot.row.id);
+    const state = this.files.get(snapshot.file);
+    if (state !== undefined) state.snapshots = state.snapshots.filter((s) => s !== snapshot);
+    this.options.log('debug', 'a background upload was superseded by a newer version and cancelled', { path: snapshot.row.path, key: snapshot.row.key });
+    await this.releaseStaging(snapshot.staging, snapshot.file);
   }
 
   private failed(snapshot: Snapshot, error: unknown): void {
@@ -397,6 +486,34 @@ export class Writeback implements WritebackPort {
     return [...this.files.values()].flatMap((state) => state.snapshots);
   }
 
+  /** Resolves once `file` was last acknowledged QUIET_MS ago (or is no longer tracked, or was deferred too long). */
+  private async quiet(file: OpenFile): Promise<void> {
+    for (;;) {
+      const state = this.files.get(file);
+      const wait = state === undefined ? 0 : state.ackedAt + QUIET_MS - Date.now();
+      if (wait <= 0 || this.stopped || state === undefined || this.deferredTooLong(state)) return;
+      await sleep(wait);
+    }
+  }
+
+  /** True when the file's oldest version not in the bucket was acknowledged maxDeferMs ago or more. */
+  private deferredTooLong(state: FileState): boolean {
+    return Date.now() - state.pendingSince >= (this.options.maxDeferMs ?? DEFAULT_MAX_DEFER_MS);
+  }
+
+  /** The file has nothing pending any more: its table entry and copies ahead go. */
+  private forget(file: OpenFile, state: FileState): void {
+    this.files.delete(file);
+    void state.ahead?.abort();
+  }
+
+  /** The end of the bytes of `staging` that snapshots still owed read (0 when none does). */
+  private frozenEnd(file: OpenFile, staging: StagingFile): number {
+    let end = 0;
+    for (const s of this.files.get(file)?.snapshots ?? []) if (s.staging === staging) end = Math.max(end, s.row.size);
+    return end;
+  }
+
   /** A staging file only ever belongs to one open file: its snapshots, or the file itself. */
   private isSnapshotOf(file: OpenFile, staging: StagingFile): boolean {
     return this.files.get(file)?.snapshots.some((s) => s.staging === staging) ?? false;
@@ -422,7 +539,7 @@ export class Writeback implements WritebackPort {
   private stateOf(file: OpenFile): FileState {
     let state = this.files.get(file);
     if (state === undefined) {
-      state = { snapshots: [], ackedVersion: -1 };
+      state = { snapshots: [], ackedVersion: -1, ackedAt: 0, pendingSince: Date.now() };
       this.files.set(file, state);
     }
     return state;
@@ -432,3 +549,4 @@ export class Writeback implements WritebackPort {
     for (const listener of [...this.listeners]) listener();
   }
 }
+

@@ -1,13 +1,15 @@
 /**
- * Directory listings: one paged LIST (delimiter '/', 1,000 per page) fills
- * the attributes of every child, so `ls -l` of N entries costs ⌈N/1000⌉
- * requests and no HEAD. The next page is requested as soon as a page
- * arrives (continuation tokens make the pages sequential, but merging one
- * page into the store and fetching the next overlap). Each page is merged
- * in one transaction, and the merged entries are the listing's answer
- * (readdir reads nothing back); when the last page is in, children the
- * listing did not show are dropped. Concurrent listings of one directory
- * share one.
+ * Directory listings: a paged LIST (delimiter '/', 1,000 per page) fills
+ * the attributes of every child, so `ls -l` costs LIST requests and no
+ * HEAD: one for up to 1,000 entries; a bigger directory is fetched as key
+ * ranges side by side (split-listing.ts: about one request per 1,000
+ * entries, plus a few small ones) and its pages come in the order of the
+ * sequential listing. A listing for lookups reads at most LOOKUP_MAX_PAGES
+ * pages one after the other (the next requested as soon as one arrives).
+ * Each page is merged in one transaction, and the merged entries are the
+ * listing's answer (readdir reads nothing back); when the last page is in,
+ * children the listing did not show are dropped. Concurrent listings of one
+ * directory share one.
  *
  * Keys that cannot be file names (`a//b`, `.`/`..` segments, segments over
  * 255 bytes) are skipped with one warning per key per mount; an object `f`
@@ -18,6 +20,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import type { ListPage, ObjectInfo } from '../../drivers/contract.js';
+import { listSequential, listSplit } from './split-listing.js';
 import { compareNames, joinPath, nameOf } from '../../cache/metadata/paths.js';
 import type { Entry, EntryFields, ListedChild } from '../../cache/metadata/types.js';
 import { headFields, implicitDirFields, listedFileMaker, msToNs } from './attrs.js';
@@ -86,27 +89,22 @@ export class Lister {
   }
 
   private async run(dir: string, purpose: ListingPurpose): Promise<Entry[] | undefined> {
-    const maxPages = purpose === 'lookups' ? LOOKUP_MAX_PAGES : Infinity;
-    const { store, container, keys } = this.ctx;
+    const { store, container } = this.ctx;
     const startedAt = this.ctx.now();
-    const pass: ListingPass = {
-      dir, prefix: keys.dirKey(dir), generation: store.beginListing(), dirNames: new Set(), fileNames: new Set(), markerSeen: false,
-    };
-    const request = (token?: string): Promise<ListPage> =>
-      container.listPage({ prefix: pass.prefix, delimiter: '/', maxKeys: PAGE_SIZE, ...(token !== undefined && { token }) });
+    const pass = this.newPass(dir);
     const names = new Set<string>();
-    let next: Promise<ListPage> | undefined = request();
-    for (let pages = 1; next !== undefined; pages++) {
-      const page: ListPage = await next;
-      const more = page.nextToken !== undefined;
-      next = more && pages < maxPages ? request(page.nextToken) : undefined;
-      // Awaited on the next turn; a failure while this page is merged must not go unhandled meanwhile.
-      next?.catch(() => undefined);
+    // For lookups, no request past LOOKUP_MAX_PAGES: the ranges side by side are for readdir.
+    const pages = purpose === 'lookups'
+      ? listSequential(container, pass.prefix, PAGE_SIZE, LOOKUP_MAX_PAGES)
+      : listSplit(container, pass.prefix, { pageSize: PAGE_SIZE });
+    let cut = false;
+    for await (const page of pages) {
       for (const entry of store.applyListingPage(dir, pass.generation, this.childrenOf(page, pass))) names.add(nameOf(entry.path));
-      if (more && next === undefined) return undefined;
+      cut = page.nextToken !== undefined;
       // A backend answering from memory never waits: let other FUSE operations in between pages.
       await yieldToEventLoop();
     }
+    if (cut) return undefined;
     const end = store.finishListing(dir, pass.generation, startedAt, purpose === 'readdir');
     for (const entry of end.kept) names.add(nameOf(entry.path));
     // A complete listing knows whether the marker exists (it may have been removed elsewhere).
@@ -115,6 +113,11 @@ export class Lister {
     const children = this.current(dir, names);
     if (this.ctx.options.exactAttrs) await this.headListedChildren(dir, children);
     return children;
+  }
+
+  private newPass(dir: string): ListingPass {
+    const generation = this.ctx.store.beginListing();
+    return { dir, prefix: this.ctx.keys.dirKey(dir), generation, dirNames: new Set(), fileNames: new Set(), markerSeen: false };
   }
 
   /** The entries of `names` as the store has them now (the memo answers; a concurrent change is seen), sorted. */

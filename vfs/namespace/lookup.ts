@@ -65,6 +65,13 @@ export class Lookup {
     return pending;
   }
 
+  /** The entry at `path` when the cache answers for it now (what find() would return without waiting); else undefined. */
+  cached(path: string): Entry | undefined {
+    const entry = this.ctx.store.get(path);
+    if (entry === undefined || path === ROOT) return entry;
+    return this.isCurrent(entry) ? entry : undefined;
+  }
+
   /** The entry at `path`; ENOENT when there is none. */
   async get(path: string): Promise<Entry> {
     const entry = await this.find(path);

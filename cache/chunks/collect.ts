@@ -1,0 +1,57 @@
+/**
+ * Prompt garbage collection of the buffers a data stream leaves behind.
+ *
+ * Every GET body arrives as many small Buffers (one per socket read, ~64 KiB)
+ * that are garbage as soon as they are copied into a chunk or part buffer.
+ * V8 frees their memory only at a collection, and it starts one for external
+ * memory only after ~64 MiB more of it: reading through the mount, the daemon
+ * peaked 60–90 MiB above its buffers (measured with the bounds test and the
+ * bench). A minor collection (young generation, where those Buffers die)
+ * takes ~0.3 ms; one per COLLECT_EVERY bytes fetched keeps that garbage
+ * small for a negligible cost (a 1 GiB read: 128 collections, ~40 ms).
+ *
+ * `gc` is not exposed to a program started without --expose-gc; it can be
+ * obtained at run time (the Node documentation's v8.setFlagsFromString
+ * example). Where that fails, collecting is a no-op and only memory suffers.
+ */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+type Collector = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
+
+/** Bytes fetched between two minor collections. */
+export const COLLECT_EVERY = 8 * 1024 * 1024;
+
+let collector: Collector | null | undefined;
+
+function obtain(): Collector | null {
+  if (collector === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      const gc: unknown = runInNewContext('gc');
+      collector = typeof gc === 'function' ? (gc as Collector) : null;
+    } catch {
+      collector = null;
+    }
+  }
+  return collector;
+}
+
+/** Counts bytes that went through short-lived Buffers; every COLLECT_EVERY of them, one minor collection. */
+export class GarbageMeter {
+  private since = 0;
+
+  constructor(private readonly every = COLLECT_EVERY) {}
+
+  add(bytes: number): void {
+    this.since += bytes;
+    if (this.since < this.every) return;
+    this.since = 0;
+    obtain()?.({ type: 'minor' });
+  }
+}
+
+/** A full collection in the background: after dropping long-lived buffers (kept part buffers), so their memory goes now. */
+export function collectSoon(): void {
+  obtain()?.({ type: 'major', execution: 'async' });
+}
