@@ -10,35 +10,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
-import { ChunkStore, type ChunkSource } from '../../cache/chunks.js';
+import type { ChunkSource } from '../../cache/chunks.js';
 import { BufferPool } from '../../cache/chunks/buffers.js';
-import { MemoryBackend } from '../../drivers/memory.js';
-import { Driver } from '../../drivers/storage.js';
+import { CHUNK, rig } from './chunk-rig.js';
 
-const KiB = 1024;
-const CHUNK = 64 * KiB;
 const bytes = randomBytes(64 * CHUNK);
 
 async function storeOn(t: Test, memoryBytes: number) {
-  const memory = new MemoryBackend();
-  await memory.createBucket('chunks');
-  const container = new Driver(memory).container('chunks');
-  const stores: ChunkStore[] = [];
-  t.teardown(async () => {
-    for (const store of stores) await store.close();
-  });
-  const store = new ChunkStore({
-    cacheDir: t.testdir(),
-    chunkSize: CHUNK,
-    memoryBytes,
-    fetch: (source, range) => container.getRange(source.key, range, { ifMatch: source.etag }),
-    stream: (source, range) => container.openObject(source.key, range, { ifMatch: source.etag }),
-  });
-  stores.push(store);
-  await store.open();
+  const { memory, container, store: open, source: sourceOf } = await rig(t);
+  const store = await open({ memoryBytes });
   await container.put('obj', bytes);
-  const info = await container.head('obj');
-  const source: ChunkSource = { key: 'obj', etag: info.etag, size: info.size };
+  const source: ChunkSource = await sourceOf('obj');
   return { memory, store, source };
 }
 

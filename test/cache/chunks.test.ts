@@ -10,56 +10,12 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, readlink, stat, truncate, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import t, { type Test } from 'tap';
-import { ChunkStore, type ChunkSource, type ChunkStoreOptions } from '../../cache/chunks.js';
+import t from 'tap';
+import type { ChunkStore, ChunkSource } from '../../cache/chunks.js';
 import { isStorageError } from '../../drivers/errors.js';
-import { MemoryBackend } from '../../drivers/memory.js';
-import { Driver, type Container } from '../../drivers/storage.js';
+import { CHUNK, KiB, rig } from './chunk-rig.js';
 
-const KiB = 1024;
-const CHUNK = 64 * KiB;
 const bytes = randomBytes(64 * CHUNK);
-
-interface Rig {
-  memory: MemoryBackend;
-  container: Container;
-  dir: string;
-  store(options?: Partial<ChunkStoreOptions>): Promise<ChunkStore>;
-  source(key: string): Promise<ChunkSource>;
-}
-
-async function rig(t: Test): Promise<Rig> {
-  const memory = new MemoryBackend();
-  await memory.createBucket('chunks');
-  const container = new Driver(memory).container('chunks');
-  const stores: ChunkStore[] = [];
-  // Registered before t.testdir(): tap then closes the stores before removing the directory.
-  t.teardown(async () => {
-    for (const store of stores) await store.close();
-  });
-  const dir = t.testdir();
-  return {
-    memory,
-    container,
-    dir,
-    async store(options = {}) {
-      const store = new ChunkStore({
-        cacheDir: dir,
-        chunkSize: CHUNK,
-        fetch: (source, range) => container.getRange(source.key, range, { ifMatch: source.etag }),
-        stream: (source, range) => container.openObject(source.key, range, { ifMatch: source.etag }),
-        ...options,
-      });
-      stores.push(store);
-      await store.open();
-      return store;
-    },
-    async source(key) {
-      const info = await container.head(key);
-      return { key, etag: info.etag, size: info.size };
-    },
-  };
-}
 
 async function read(store: ChunkStore, source: ChunkSource, start: number, end: number): Promise<Buffer> {
   const into = Buffer.alloc(end - start);
