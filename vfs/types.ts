@@ -59,13 +59,25 @@ export type ErrnoName =
   | 'ELOOP'
   | 'EBUSY';
 
+/**
+ * Answers the kernel asks for all the time (a name that does not exist, an
+ * attribute that is not set): their errors carry no stack trace, which would
+ * cost more than the rest of the lookup.
+ */
+const EVERYDAY: ReadonlySet<ErrnoName> = new Set(['ENOENT', 'ENODATA']);
+
 export class VfsError extends Error {
-  constructor(
-    readonly errno: ErrnoName,
-    message: string,
-    options: { cause?: unknown } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  readonly errno: ErrnoName;
+
+  constructor(errno: ErrnoName, message: string, options: { cause?: unknown } = {}) {
+    const limit = Error.stackTraceLimit;
+    if (EVERYDAY.has(errno)) Error.stackTraceLimit = 0;
+    try {
+      super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    this.errno = errno;
     this.name = 'VfsError';
   }
 

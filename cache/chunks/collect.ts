@@ -55,3 +55,8 @@ export class GarbageMeter {
 export function collectSoon(): void {
   obtain()?.({ type: 'major', execution: 'async' });
 }
+
+/** A full collection now: dropped long-lived buffers are freed before a new allocation takes their place. */
+export function collectNow(): void {
+  obtain()?.({ type: 'major', execution: 'sync' });
+}

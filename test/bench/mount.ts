@@ -160,6 +160,7 @@ async function report(run: Run, phases: Phase[], results: Result[], failures: Fa
   const minutes = (Date.now() - run.startedAt.getTime()) / 60_000;
   console.log(`\n${ROUNDS} rounds, medians (peaks: largest over rounds); fresh mount and empty cache for every run; large file ${LARGE_SIZE / MiB} MiB; fio read runs ${FIO_SECONDS} s`);
   console.log('bucketfs speedup = how many times faster bucketfs (sync) is than the row: tool seconds / bucketfs seconds, or bucketfs IOPS / tool IOPS (vs raw SDK: the share of the SDK\'s speed bucketfs reaches)');
+  console.log('a target against a peer ends with (raw SDK: N×): how many times faster than that peer the raw SDK row is on the same server');
   const tools = new Map(phases.flatMap((p) => p.tools.map(({ tool }) => [tool.name, tool.command] as const)));
   for (const [name, command] of tools) console.log(`  ${name}: ${command}`);
   for (const workload of ALL_WORKLOADS.filter((w) => phases.some((p) => p.workloads.includes(w)))) {

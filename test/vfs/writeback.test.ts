@@ -14,6 +14,7 @@ import { FaultBackend } from '../../drivers/decorators/fault.js';
 import type { MemoryBackend } from '../../drivers/memory.js';
 import type { PendingObject } from '../../vfs/data-contract.js';
 import { createDataPath, type FileDataPath } from '../../vfs/data/index.js';
+import { OPEN_HOLD_MS } from '../../vfs/data/writeback.js';
 import { O_CREAT, O_RDONLY, O_WRONLY } from '../../vfs/types.js';
 import { errnoOf, memoryRig, MiB, objectBytes, openKey, readThrough, type Rig } from './data-harness.js';
 
@@ -97,6 +98,48 @@ t.test('a newer version supersedes a queued one; uploads of one file stay in ord
   await rig.data.flushAll();
   t.equal((await objectBytes(rig.container, 's')).toString(), 'v3', 'the bucket holds the last version');
   t.equal(rig.memory.counters.put, 2, 'v1 (in flight) and v3 were sent; v2 was superseded');
+});
+
+t.test('a flush while the file stays open waits for its last close: one upload, not two', async (t) => {
+  const rig = await asyncRig(t);
+  // A shell's `printf … > f`: the new file is flushed once empty (its descriptor was duplicated), written, flushed, released.
+  const fh = await openKey(rig, 'held', O_CREAT | O_WRONLY);
+  await rig.data.flush(fh);
+  await sleep(20);
+  t.equal(rig.memory.counters.put, 0, 'the empty version waits while the file is open');
+  await rig.data.write(fh, Buffer.from('content'), 7, 0);
+  await rig.data.flush(fh);
+  await rig.data.release(fh);
+  await rig.data.flushAll();
+  t.equal((await objectBytes(rig.container, 'held')).toString(), 'content');
+  t.equal(rig.memory.counters.put, 1, 'only the version of the last close was sent');
+
+  // Left open: the flushed version lands once the hold ends, with no close and no barrier.
+  const open = await openKey(rig, 'open', O_CREAT | O_WRONLY);
+  await rig.data.write(open, Buffer.from('still open'), 10, 0);
+  await rig.data.flush(open);
+  const landed = Date.now();
+  while (!(await exists(rig, 'open')) && Date.now() - landed < 2000) await sleep(10);
+  t.ok(await exists(rig, 'open'), 'uploaded while the file stays open');
+  t.ok(Date.now() - landed >= OPEN_HOLD_MS - 10, `after the hold of ${OPEN_HOLD_MS} ms`);
+  await rig.data.release(open);
+});
+
+t.test('a file kept open and fsynced faster than the hold still lands', async (t) => {
+  const rig = await asyncRig(t);
+  const fh = await openKey(rig, 'log', O_CREAT | O_WRONLY);
+  const started = Date.now();
+  let size = 0;
+  while (!(await exists(rig, 'log')) && Date.now() - started < 5000) {
+    await rig.data.write(fh, Buffer.from('line\n'), 5, size);
+    size += 5;
+    await rig.data.fsync(fh);
+    await sleep(OPEN_HOLD_MS / 4);
+  }
+  t.ok(await exists(rig, 'log'), `an upload landed within ${Date.now() - started} ms while fsyncs went on`);
+  await rig.data.release(fh);
+  await rig.data.flushAll();
+  t.equal((await objectBytes(rig.container, 'log')).length, size, 'the last close lands every byte');
 });
 
 t.test('a write after close copies the snapshot, never changes what is uploading', async (t) => {

@@ -1,4 +1,4 @@
-import { collectSoon } from '../../cache/chunks/collect.js';
+import { collectNow, collectSoon } from '../../cache/chunks/collect.js';
 
 /** How long kept buffers outlive the last use of the budget. */
 const IDLE_MS = 1000;
@@ -32,6 +32,11 @@ export class ByteBudget {
 
   get inUse(): number {
     return this.used;
+  }
+
+  /** Bytes of buffers kept for reuse (not lent). */
+  get kept(): number {
+    return this.free.reduce((n, b) => n + b.length, 0);
   }
 
   /** Resolves once `bytes` are reserved; the caller must `give` them back. */
@@ -84,6 +89,10 @@ export class ByteBudget {
   borrow(bytes: number): Buffer {
     const at = this.free.findIndex((b) => b.length >= bytes);
     if (at >= 0) return (this.free.splice(at, 1)[0] as Buffer).subarray(0, bytes);
+    // None fits (fill pieces are a chunk, parts larger): kept buffers beside the new one stay within the limit, with
+    // what is lent (at most the bytes reserved). Without this, 64 MiB of kept 8 MiB pieces stayed beside 64 MiB of
+    // new 32 MiB parts: an async upload of a 256 MiB file changed at random peaked 64 MiB over its share.
+    this.shed(this.limit - this.used, collectNow);
     const buffer = Buffer.allocUnsafeSlow(bytes);
     this.owned.add(buffer.buffer);
     return buffer;
@@ -114,11 +123,19 @@ export class ByteBudget {
   private keep(buffer: Buffer): void {
     if (this.free.some((b) => b.buffer === buffer.buffer)) return; // given back twice: lent once more would be shared
     this.free.push(buffer);
-    let kept = this.free.reduce((n, b) => n + b.length, 0);
-    // Oldest first out when over the limit (sizes change rarely: one part size per mount, fill pieces of a chunk).
-    if (kept <= this.limit) return;
-    while (kept > this.limit && this.free.length > 0) kept -= (this.free.shift() as Buffer).length;
-    collectSoon(); // the dropped buffers' memory goes now, not at some later collection
+    this.shed(this.limit);
+  }
+
+  /**
+   * Drops kept buffers, oldest first, until they hold at most `room` bytes;
+   * then collects, so their memory goes now, not at some later collection
+   * (synchronously before an allocation that takes their place).
+   */
+  private shed(room: number, collect = collectSoon): void {
+    let kept = this.kept;
+    if (kept <= room) return;
+    while (kept > room && this.free.length > 0) kept -= (this.free.shift() as Buffer).length;
+    collect();
   }
 
   private fits(bytes: number): boolean {

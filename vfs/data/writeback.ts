@@ -71,6 +71,16 @@ import type { AheadStarter, SnapshotUploader } from './writeback-upload.js';
  */
 const QUIET_MS = 50;
 
+/**
+ * How long the upload of a version acknowledged by a flush or fsync of a
+ * file still open waits for the file's last close: the version that close
+ * acknowledges supersedes it, so the bucket gets one upload, not two. The
+ * common case is a shell's `> file`, which closes the file once before
+ * writing anything (the descriptor is duplicated first) and once after.
+ * The wait ends at the last close, at a barrier, and at unmount.
+ */
+export const OPEN_HOLD_MS = 100;
+
 export interface WritebackOptions extends WritebackTuning {
   journal: WritebackJournal;
   staging: StagingArea;
@@ -105,6 +115,8 @@ export interface Snapshot {
   dropped: boolean;
   /** A newer version was acknowledged while this one uploads: the upload is cancelled. */
   superseded?: boolean;
+  /** Not started before this time (ms since the epoch) while its file is open: OPEN_HOLD_MS. */
+  holdUntil?: number | undefined;
 }
 
 interface FileState {
@@ -151,7 +163,12 @@ export class Writeback implements WritebackPort {
    * file, then commits its journal row. Runs under the file's mutex.
    */
   async acknowledge(file: OpenFile): Promise<void> {
-    if (!file.dirty || file.detached || this.files.get(file)?.ackedVersion === file.version) return;
+    if (!file.dirty || file.detached) return;
+    if (this.files.get(file)?.ackedVersion === file.version) {
+      // Nothing new; but a last close ends the hold on the upload (OPEN_HOLD_MS).
+      if (file.refs === 0) this.pump();
+      return;
+    }
     const version = file.version;
     await file.dropSession();
     const state = this.stateOf(file);
@@ -191,12 +208,13 @@ export class Writeback implements WritebackPort {
       const cancel = uploading !== undefined && !this.deferredTooLong(state);
       const row = this.journal.insert(cancel ? { ...upload, ackSeq: uploading.row.ackSeq } : upload);
       if (cancel) uploading.superseded = true;
-      state.snapshots.push({ row, file, staging, version, inFlight: false, dropped: false });
+      state.snapshots.push({ row, file, staging, version, inFlight: false, dropped: false, holdUntil: this.holdFor(file, state) });
     } else {
       const replaced = queued.staging;
       queued.row = this.journal.supersede(queued.row.id, { ...upload, ackSeq: queued.row.ackSeq }) ?? queued.row;
       queued.staging = staging;
       queued.version = version;
+      queued.holdUntil = this.holdFor(file, state);
       await this.releaseStaging(replaced, file);
     }
     state.ackedVersion = version;
@@ -299,7 +317,7 @@ export class Writeback implements WritebackPort {
     const seq = this.journal.lastSeq();
     const total = this.journal.countUpTo(seq);
     if (total === 0) return;
-    for (const snapshot of this.snapshots()) snapshot.row = { ...snapshot.row, nextAttemptAt: undefined };
+    for (const snapshot of this.snapshots()) this.startNow(snapshot);
     this.pump();
     await new Promise<void>((resolve, reject) => {
       const check = () => {
@@ -334,7 +352,7 @@ export class Writeback implements WritebackPort {
       };
       for (const snapshot of this.snapshots()) {
         failures.set(snapshot, snapshot.row.attempts);
-        snapshot.row = { ...snapshot.row, nextAttemptAt: undefined };
+        this.startNow(snapshot);
       }
       this.listeners.add(check);
       this.pump();
@@ -460,26 +478,48 @@ export class Writeback implements WritebackPort {
     });
   }
 
-  /** Snapshots ready to upload: not backing off, and no other upload of the same file running. */
+  /** Snapshots ready to upload: not backing off, not held, and no other upload of the same file running. */
   private due(): Snapshot[] {
     const now = this.now();
     const ready: Snapshot[] = [];
     for (const state of this.files.values()) {
       if (state.snapshots.some((s) => s.inFlight)) continue;
       const next = state.snapshots[0];
-      if (next !== undefined && (next.row.nextAttemptAt ?? 0) <= now) ready.push(next);
+      if (next !== undefined && this.startsAt(next) <= now) ready.push(next);
     }
     return ready.sort((a, b) => a.row.ackSeq - b.row.ackSeq);
   }
 
-  /** Wakes the pump when the earliest backoff ends. */
+  /** When a queued snapshot may start: after its backoff, and after its hold while its file is open. */
+  private startsAt(snapshot: Snapshot): number {
+    const held = snapshot.file.refs > 0 && snapshot.holdUntil !== undefined ? snapshot.holdUntil - Date.now() + this.now() : 0;
+    return Math.max(snapshot.row.nextAttemptAt ?? 0, held);
+  }
+
+  /**
+   * The hold for a version just acknowledged: only while a handle still has
+   * the file open, and not once the file has waited maxDeferMs (a file kept
+   * open and fsynced more often than the hold still lands).
+   */
+  private holdFor(file: OpenFile, state: FileState): number | undefined {
+    return file.refs > 0 && !this.deferredTooLong(state) ? Date.now() + OPEN_HOLD_MS : undefined;
+  }
+
+  /** A barrier or the stop: no backoff, no hold. */
+  private startNow(snapshot: Snapshot): void {
+    snapshot.row = { ...snapshot.row, nextAttemptAt: undefined };
+    snapshot.holdUntil = undefined;
+  }
+
+  /** Wakes the pump when the earliest backoff or hold ends. */
   private schedule(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const waits = this.snapshots().filter((s) => !s.inFlight && s.row.nextAttemptAt !== undefined);
-    if (this.stopped || waits.length === 0 || this.inFlight >= this.concurrency) return;
-    const at = Math.min(...waits.map((s) => s.row.nextAttemptAt as number));
-    this.timer = setTimeout(() => this.pump(), Math.max(0, at - this.now()));
+    if (this.stopped || this.inFlight >= this.concurrency) return;
+    const now = this.now();
+    const waits = this.snapshots().filter((s) => !s.inFlight).map((s) => this.startsAt(s)).filter((at) => at > now);
+    if (waits.length === 0) return;
+    this.timer = setTimeout(() => this.pump(), Math.min(...waits) - now);
   }
 
   private snapshots(): Snapshot[] {

@@ -1,0 +1,41 @@
+/**
+ * ByteBudget's buffers: kept ones are reused, and kept plus lent buffers
+ * never pass the limit, also when the sizes asked for change (fill pieces of
+ * a chunk, then parts four times larger).
+ */
+import t from 'tap';
+import { ByteBudget } from '../../vfs/data/budget.js';
+
+const MiB = 1024 * 1024;
+
+t.test('a kept buffer is lent again to the next borrower of that size or less', async (t) => {
+  const budget = new ByteBudget(64 * MiB);
+  let first: ArrayBufferLike | undefined;
+  await budget.withBuffer(8 * MiB, async (b) => void (first = b.buffer));
+  t.equal(budget.kept, 8 * MiB, 'kept after use');
+  await budget.withBuffer(4 * MiB, async (b) => void t.equal(b.buffer, first, 'the same memory, a view of 4 MiB'));
+});
+
+t.test('kept buffers that do not fit make room for a new one: kept + lent stay within the limit', async (t) => {
+  const budget = new ByteBudget(64 * MiB);
+  // Eight pieces of 8 MiB at once: 64 MiB kept afterwards.
+  await Promise.all(Array.from({ length: 8 }, () => budget.withBuffer(8 * MiB, async () => new Promise((r) => setImmediate(r)))));
+  t.equal(budget.kept, 64 * MiB, 'all eight kept');
+  // An upload reserves two 32 MiB parts, then borrows them: none of the kept pieces fits.
+  await budget.with(64 * MiB, async () => {
+    const a = budget.borrow(32 * MiB);
+    t.equal(budget.kept, 0, 'the kept pieces went: 64 MiB reserved leaves no room beside it');
+    const b = budget.borrow(32 * MiB);
+    budget.giveBack(a);
+    budget.giveBack(b);
+  });
+  t.equal(budget.kept, 64 * MiB, 'the parts are kept instead');
+
+  const half = new ByteBudget(64 * MiB);
+  await Promise.all(Array.from({ length: 4 }, () => half.withBuffer(8 * MiB, async () => new Promise((r) => setImmediate(r)))));
+  await half.with(32 * MiB, async () => {
+    const part = half.borrow(32 * MiB);
+    t.equal(half.kept, 32 * MiB, 'with room left beside the reservation, the kept pieces stay');
+    half.giveBack(part);
+  });
+});
