@@ -133,7 +133,7 @@ export class ByteBudget {
    */
   private shed(room: number, collect = collectSoon): void {
     let kept = this.kept;
-    if (kept <= room) return;
+    if (kept === 0 || kept <= room) return;
     while (kept > room && this.free.length > 0) kept -= (this.free.shift() as Buffer).length;
     collect();
   }
