@@ -11,8 +11,9 @@
  * fetches, bounded by a share of the memory limit), a chunk whose file is
  * still being written, the chunk file through a cache of open file handles,
  * and only then the bucket. A fetched chunk is handed to its readers at once;
- * its file is written in the background (new fetches wait when too many
- * bytes are waiting for the disk).
+ * its file is written in the background, by a worker thread (new fetches
+ * wait when too many bytes are waiting for the disk). A GET body that can
+ * fill buffers is read straight into the chunk buffers (chunks/split.ts).
  *
  * The store does not talk to a bucket itself: the caller hands it a `fetch`
  * function (cache/ takes only types from drivers/). It never holds dirty
@@ -33,12 +34,13 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import { fileBytes, readFully, readVerified, writeChunkFile } from './chunks/chunk-file.js';
+import { fileBytes, readFully, readVerified } from './chunks/chunk-file.js';
+import { ChunkFileWriter } from './chunks/file-writer.js';
 import { BufferPool } from './chunks/buffers.js';
 import { GarbageMeter } from './chunks/collect.js';
 import { DiskBound } from './chunks/disk-bound.js';
 import { OpenChunkFiles } from './chunks/open-files.js';
-import { splitStream } from './chunks/split.js';
+import { readExactly, splitStream } from './chunks/split.js';
 
 import {
   DEFAULT_CACHE_BYTES,
@@ -92,6 +94,8 @@ export class ChunkStore {
   /** Fresh chunks by id, served without touching the disk. */
   private readonly memory: LRUCache<string, Buffer>;
   private readonly files: OpenChunkFiles;
+  /** Writes chunk files, off the JS thread for pool buffers. */
+  private readonly writer = new ChunkFileWriter();
   /** Files taken over from an earlier run, not checked yet. */
   private readonly unverified = new Set<string>();
   private readonly inflight = new Map<string, Promise<Buffer>>();
@@ -217,19 +221,14 @@ export class ChunkStore {
     await Promise.all(reads);
   }
 
-  /** One streamed GET of [start, end) of `source` copied into `into[offset…]`. */
+  /** One streamed GET of [start, end) of `source` read into `into[offset…]`. */
   private async fetchInto(streamer: ChunkStreamFetcher, source: ChunkSource, start: number, end: number, into: Buffer, offset: number): Promise<void> {
     this.counters.misses++;
     this.counters.requests++;
-    let at = offset;
-    for await (const piece of await streamer(source, { start, end })) {
-      if (at + piece.length > offset + end - start) throw new Error(`long read of ${source.key} [${start}, ${end})`);
-      piece.copy(into, at);
-      at += piece.length;
-    }
-    if (at !== offset + end - start) throw new Error(`short read of ${source.key} [${start}, ${end}): got ${at - offset} bytes`);
+    const body = await streamer(source, { start, end });
+    await readExactly(body, into.subarray(offset, offset + end - start), `${source.key} [${start}, ${end})`);
     this.counters.bytesFetched += end - start;
-    this.garbage.add(end - start);
+    if (body.fill === undefined) this.garbage.add(end - start); // a filled body leaves no pieces behind
   }
 
   /** True when chunk `index` of `source` needs no fetch (in memory, on disk or on its way). */
@@ -303,6 +302,7 @@ export class ChunkStore {
     this.closed = true;
     await this.idle();
     await this.files.closeAll();
+    await this.writer.close();
   }
 
   /** The length chunk `index` of `source` must have. */
@@ -400,7 +400,7 @@ export class ChunkStore {
       if (chunk.length !== length) {
         throw new Error(`short read of ${source.key} [${start}, ${start + length}): got ${chunk.length} bytes`);
       }
-      this.landed(id, chunk);
+      this.landed(id, chunk, true);
       return chunk;
     })());
   }
@@ -436,11 +436,12 @@ export class ChunkStore {
       await this.backlogRoom();
       this.counters.requests++;
       const body = await streamer(source, { start, end: start + runs.reduce((sum, r) => sum + r.length, 0) });
+      const pieces = body.fill === undefined;
       const lengths = runs.map((r) => r.length);
       const pool = this.buffers;
       await splitStream(body, lengths, { take: (length) => pool.take(length), release: (buffer) => pool.recycle(buffer) }, async (k, chunk) => {
         const run = runs[k] as (typeof runs)[number];
-        this.landed(run.id, chunk);
+        this.landed(run.id, chunk, pieces);
         run.resolve(chunk);
         done = k + 1;
         if (done < runs.length) await this.backlogRoom(); // the cache disk sets the pace
@@ -460,10 +461,14 @@ export class ChunkStore {
     return fetching;
   }
 
-  /** A fetched chunk: counted, kept in memory, written to disk in the background. */
-  private landed(id: string, chunk: Buffer): void {
+  /**
+   * A fetched chunk: counted, kept in memory, written to disk in the
+   * background. `pieces`: its bytes came through short-lived Buffers
+   * (garbage to collect), not straight into the chunk.
+   */
+  private landed(id: string, chunk: Buffer, pieces: boolean): void {
     this.counters.bytesFetched += chunk.length;
-    this.garbage.add(chunk.length);
+    if (pieces) this.garbage.add(chunk.length);
     this.memory.set(id, chunk);
     this.persist(id, chunk);
   }
@@ -485,7 +490,7 @@ export class ChunkStore {
     this.writingBytes += chunk.length;
     this.chain(id, async () => {
       try {
-        await writeChunkFile(this.files.pathOf(id), chunk);
+        await this.writer.write(this.files.pathOf(id), chunk);
       } catch (error) {
         this.log('warn', 'could not store a chunk in the cache', { id, error: String(error) });
         this.disk.delete(id);

@@ -58,7 +58,8 @@ export class BufferPool {
   private allocate(): Buffer | undefined {
     if (this.allocated >= this.max) return undefined;
     this.allocated++;
-    const buffer = Buffer.allocUnsafeSlow(this.size);
+    // Shared memory, so a chunk can go to the chunk writer thread without a copy (file-writer.ts).
+    const buffer = Buffer.from(new SharedArrayBuffer(this.size));
     this.owned.add(buffer.buffer);
     return buffer;
   }

@@ -6,8 +6,50 @@
  * outran several chunk-sized GETs in flight.
  */
 
-/** A run's stream: pieces of any size, in order. */
-export type ChunkStream = AsyncIterable<Buffer>;
+/**
+ * A run's stream: pieces of any size, in order. A stream that can `fill` a
+ * buffer (the s3 backend's plain-HTTP bodies) is read that way instead: its
+ * bytes land straight in the chunk buffers, never copied on the JS thread.
+ */
+export type ChunkStream = AsyncIterable<Buffer> & {
+  fill?: (into: Buffer) => Promise<number>;
+  destroy?: (error?: Error) => unknown;
+};
+
+/** Fills `into` completely from `body`; the count of bytes it got (less only at the end of the body). */
+async function fillFully(fill: (into: Buffer) => Promise<number>, into: Buffer): Promise<number> {
+  let filled = 0;
+  while (filled < into.length) {
+    const n = await fill(into.subarray(filled));
+    if (n === 0) break;
+    filled += n;
+  }
+  return filled;
+}
+
+/**
+ * Reads exactly `into.length` bytes of `body` into `into` (the whole body:
+ * throws if it ends early or runs long).
+ */
+export async function readExactly(body: ChunkStream, into: Buffer, what: string): Promise<void> {
+  const fill = body.fill?.bind(body);
+  let at = 0;
+  if (fill !== undefined) {
+    try {
+      at = await fillFully(fill, into);
+      if (at === into.length && (await fill(Buffer.alloc(1))) !== 0) throw new Error(`long read of ${what}`);
+    } finally {
+      body.destroy?.();
+    }
+  } else {
+    for await (const piece of body) {
+      if (at + piece.length > into.length) throw new Error(`long read of ${what}`);
+      piece.copy(into, at);
+      at += piece.length;
+    }
+  }
+  if (at !== into.length) throw new Error(`short read of ${what}: got ${at} of ${into.length} bytes`);
+}
 
 /** Where a split's chunk buffers come from, and where one goes back when the split fails before handing it on. */
 export interface ChunkBuffers {
@@ -29,6 +71,7 @@ export async function splitStream(
   buffers: ChunkBuffers,
   onChunk: (i: number, chunk: Buffer) => void | Promise<void>,
 ): Promise<void> {
+  if (body.fill !== undefined) return fillChunks(body, body.fill.bind(body), lengths, buffers, onChunk);
   let i = 0;
   let chunk: Buffer | undefined = await buffers.take(lengths[0] ?? 0);
   let filled = 0;
@@ -55,5 +98,35 @@ export async function splitStream(
   } catch (error) {
     if (chunk !== undefined) buffers.release?.(chunk);
     throw error;
+  }
+}
+
+/** splitStream for a body that fills buffers: each chunk buffer is filled in place. */
+async function fillChunks(
+  body: ChunkStream,
+  fill: (into: Buffer) => Promise<number>,
+  lengths: number[],
+  buffers: ChunkBuffers,
+  onChunk: (i: number, chunk: Buffer) => void | Promise<void>,
+): Promise<void> {
+  try {
+    for (const [i, length] of lengths.entries()) {
+      const chunk = await buffers.take(length);
+      let filled: number;
+      try {
+        filled = await fillFully(fill, chunk);
+      } catch (error) {
+        buffers.release?.(chunk);
+        throw error;
+      }
+      if (filled < length) {
+        buffers.release?.(chunk);
+        throw new Error(`the body ended in chunk ${i} of ${lengths.length} (${filled} of ${length} bytes)`);
+      }
+      await onChunk(i, chunk);
+    }
+    if ((await fill(Buffer.alloc(1))) !== 0) throw new Error(`the body is longer than the ${lengths.length} chunks asked for`);
+  } finally {
+    body.destroy?.();
   }
 }

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
+import { GetHandler, type InnerHandler } from './get-handler.js';
 
 export interface S3BackendOptions {
   /** Any S3-compatible endpoint, e.g. `http://127.0.0.1:7480`; omitted: AWS. */
@@ -58,7 +59,7 @@ function withoutUserInfo(endpoint: string): string {
 
 export function createS3Client(options: S3BackendOptions): S3Client {
   const agentOptions = { keepAlive: true, maxSockets: MAX_SOCKETS };
-  return new S3Client({
+  const client = new S3Client({
     region: options.region ?? DEFAULT_REGION,
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
     forcePathStyle: options.forcePathStyle ?? options.endpoint !== undefined,
@@ -79,4 +80,12 @@ export function createS3Client(options: S3BackendOptions): S3Client {
       logger: SILENT_LOGGER,
     },
   });
+  // GETs to plain-HTTP endpoints read the socket in large pieces (get-handler.ts); the SDK's handler does the rest.
+  const config = client.config as { requestHandler: unknown };
+  config.requestHandler = new GetHandler(config.requestHandler as InnerHandler, {
+    maxSockets: MAX_SOCKETS,
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: IDLE_SOCKET_TIMEOUT_MS,
+  });
+  return client;
 }

@@ -244,3 +244,61 @@ t.test('chunk buffers reused across a long run never change bytes already handed
   t.equal(after.stats().corrupt, 0, 'and passes its checksum');
   t.equal(after.stats().fetches, 0, 'from disk');
 });
+
+/** A body that can only be filled (as the s3 backend's plain-HTTP bodies can), in pieces of random size. */
+class FillOnlyBody {
+  private at = 0;
+  fills = 0;
+  destroyed = false;
+  constructor(private readonly bytes: Buffer) {}
+  async fill(into: Buffer): Promise<number> {
+    this.fills++;
+    await new Promise((resolve) => setImmediate(resolve));
+    const n = Math.min(into.length, this.bytes.length - this.at);
+    this.bytes.copy(into, 0, this.at, this.at + n);
+    this.at += n;
+    return n;
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    throw new Error('a fill body must not be iterated');
+  }
+}
+
+t.test('bodies that fill buffers go straight into chunk buffers; short and long ones fail their chunks', async (t) => {
+  const r = await rig(t);
+  await r.container.put('obj', bytes.subarray(0, 6 * CHUNK + 5));
+  const source = await r.source('obj');
+  const bodies: FillOnlyBody[] = [];
+  let tamper = (b: Buffer) => b;
+  const store = await r.store({
+    stream: async (s, range) => {
+      const body = new FillOnlyBody(tamper(await r.container.getRange(s.key, range)));
+      bodies.push(body);
+      return body;
+    },
+  });
+  store.prefetch(source, [0, 1, 2, 3, 4, 5, 6]);
+  t.same(await read(store, source, 0, 6 * CHUNK + 5), bytes.subarray(0, 6 * CHUNK + 5), 'the bytes of a filled run');
+  t.equal(bodies.length, 1, 'one body for the run');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.ok(bodies[0]?.destroyed, 'released at its end');
+  const into = Buffer.alloc(3 * CHUNK);
+  await store.readDirect(source, 0, 3 * CHUNK, into, 0); // cached: no body
+  t.ok(into.equals(bytes.subarray(0, 3 * CHUNK)));
+
+  await r.container.put('other', bytes.subarray(0, 3 * CHUNK));
+  const other = await r.source('other');
+  tamper = (b) => b.subarray(0, b.length - 1);
+  await t.rejects(read(store, other, 0, CHUNK), /ended in chunk 0/, 'a short body fails');
+  tamper = (b) => Buffer.concat([b, Buffer.alloc(1)]);
+  t.same(await read(store, other, CHUNK, 2 * CHUNK), bytes.subarray(CHUNK, 2 * CHUNK), 'a long body: the chunk is whole before the extra byte shows');
+  const direct = Buffer.alloc(CHUNK);
+  await t.rejects(store.readDirect(other, 2 * CHUNK, 3 * CHUNK, direct, 0), /long read/, 'and so does a long direct read');
+  tamper = (b) => b;
+  await store.readDirect(other, 2 * CHUNK, 3 * CHUNK, direct, 0);
+  t.ok(direct.equals(bytes.subarray(2 * CHUNK, 3 * CHUNK)), 'a direct read fills the caller\'s buffer');
+  t.ok(bodies.every((b) => b.destroyed), 'every body released');
+});
