@@ -25,9 +25,15 @@ export class BufferPool {
 
   /**
    * `size`: bytes per buffer; `max`: buffers at most; `reclaim()`: frees a
-   * chunk held only for caching (false when there is none).
+   * chunk held only for caching (false when there is none); `beforeGrow()`:
+   * runs before each allocation.
    */
-  constructor(readonly size: number, readonly max: number, private readonly reclaim: () => boolean = () => false) {}
+  constructor(
+    readonly size: number,
+    readonly max: number,
+    private readonly reclaim: () => boolean = () => false,
+    private readonly beforeGrow: () => void = () => undefined,
+  ) {}
 
   /** Bytes of buffers allocated (in use or spare). */
   get bytes(): number {
@@ -57,6 +63,7 @@ export class BufferPool {
 
   private allocate(): Buffer | undefined {
     if (this.allocated >= this.max) return undefined;
+    this.beforeGrow();
     this.allocated++;
     // Shared memory, so a chunk can go to the chunk writer thread without a copy (file-writer.ts).
     const buffer = Buffer.from(new SharedArrayBuffer(this.size));

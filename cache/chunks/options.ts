@@ -63,6 +63,12 @@ export interface ChunkStoreOptions {
   maxBytes?: number;
   /** Bound on chunk buffers in memory (a pool of memoryBytes / chunkSize buffers, at least two): up to a quarter for fresh chunks, a quarter for the write backlog, the rest for chunks being fetched. */
   memoryBytes?: number;
+  /**
+   * Called before the store allocates another chunk buffer, so memory kept
+   * elsewhere only for reuse (the upload budget's idle part buffers) goes
+   * first: reading right after writing then holds one share, not both.
+   */
+  beforeGrow?: () => void;
   log?: LogFn;
 }
 

@@ -24,6 +24,20 @@ async function storeOn(t: Test, memoryBytes: number) {
   return { memory, store, source };
 }
 
+t.test('the store asks beforeGrow before each new chunk buffer, never for a reused one', async (t) => {
+  const { container, store: open, source: sourceOf } = await rig(t);
+  let grows = 0;
+  const store = await open({ memoryBytes: 4 * CHUNK, beforeGrow: () => void grows++ });
+  await container.put('obj', bytes);
+  const source = await sourceOf('obj');
+  const into = Buffer.alloc(32 * CHUNK);
+  store.prefetch(source, Array.from({ length: 32 }, (_, i) => i));
+  await store.read(source, 0, 32 * CHUNK, into, 0);
+  t.ok(into.equals(bytes.subarray(0, 32 * CHUNK)));
+  t.equal(grows * CHUNK, store.stats().memoryBytes, `once per buffer allocated (${grows})`);
+  t.ok(grows >= 1 && grows <= 4, 'at most the pool of 4, though 32 chunks went through it');
+});
+
 t.test('the buffer pool: at most max buffers, waiters served by recycles, reclaim asked first', async (t) => {
   let reclaims = 0;
   const pool = new BufferPool(1024, 2, () => {

@@ -39,3 +39,20 @@ t.test('kept buffers that do not fit make room for a new one: kept + lent stay w
     half.giveBack(part);
   });
 });
+
+t.test('dropKept lets every kept buffer go; lent ones are not touched', async (t) => {
+  const budget = new ByteBudget(64 * MiB);
+  await Promise.all(Array.from({ length: 3 }, () => budget.withBuffer(8 * MiB, async () => new Promise((r) => setImmediate(r)))));
+  t.equal(budget.kept, 24 * MiB);
+  await budget.with(8 * MiB, async () => {
+    const lent = budget.borrow(8 * MiB);
+    budget.dropKept();
+    t.equal(budget.kept, 0, 'nothing kept');
+    lent.fill(1); // still the borrower's
+    budget.giveBack(lent);
+  });
+  t.equal(budget.kept, 8 * MiB, 'the lent buffer is kept once given back');
+  budget.dropKept();
+  budget.dropKept(); // nothing kept: nothing to do
+  t.equal(budget.kept, 0);
+});

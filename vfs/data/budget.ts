@@ -120,6 +120,11 @@ export class ByteBudget {
     this.trimmer.unref();
   }
 
+  /** Drops every kept buffer now (their memory goes before another consumer allocates its own). */
+  dropKept(): void {
+    this.shed(0, collectNow);
+  }
+
   private keep(buffer: Buffer): void {
     if (this.free.some((b) => b.buffer === buffer.buffer)) return; // given back twice: lent once more would be shared
     this.free.push(buffer);

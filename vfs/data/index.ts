@@ -136,6 +136,8 @@ export function createDataPath(options: DataPathOptions): FileDataPath {
       chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
       maxBytes: options.cacheBytes ?? DEFAULT_CACHE_BYTES,
       memoryBytes: options.memoryLimitBytes === undefined ? DEFAULT_MEMORY_BYTES : Math.floor(options.memoryLimitBytes / 2),
+      // The two shares of the memory limit: part buffers kept idle for reuse go before the chunk pool grows.
+      beforeGrow: () => budget.dropKept(),
       log,
     }),
     staging: new StagingArea(options.cacheDir),
