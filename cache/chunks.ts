@@ -228,7 +228,7 @@ export class ChunkStore {
     const body = await streamer(source, { start, end });
     await readExactly(body, into.subarray(offset, offset + end - start), `${source.key} [${start}, ${end})`);
     this.counters.bytesFetched += end - start;
-    if (body.fill === undefined) this.garbage.add(end - start); // a filled body leaves no pieces behind
+    this.garbage.add(end - start);
   }
 
   /** True when chunk `index` of `source` needs no fetch (in memory, on disk or on its way). */
@@ -400,7 +400,7 @@ export class ChunkStore {
       if (chunk.length !== length) {
         throw new Error(`short read of ${source.key} [${start}, ${start + length}): got ${chunk.length} bytes`);
       }
-      this.landed(id, chunk, true);
+      this.landed(id, chunk);
       return chunk;
     })());
   }
@@ -436,12 +436,11 @@ export class ChunkStore {
       await this.backlogRoom();
       this.counters.requests++;
       const body = await streamer(source, { start, end: start + runs.reduce((sum, r) => sum + r.length, 0) });
-      const pieces = body.fill === undefined;
       const lengths = runs.map((r) => r.length);
       const pool = this.buffers;
       await splitStream(body, lengths, { take: (length) => pool.take(length), release: (buffer) => pool.recycle(buffer) }, async (k, chunk) => {
         const run = runs[k] as (typeof runs)[number];
-        this.landed(run.id, chunk, pieces);
+        this.landed(run.id, chunk);
         run.resolve(chunk);
         done = k + 1;
         if (done < runs.length) await this.backlogRoom(); // the cache disk sets the pace
@@ -463,12 +462,13 @@ export class ChunkStore {
 
   /**
    * A fetched chunk: counted, kept in memory, written to disk in the
-   * background. `pieces`: its bytes came through short-lived Buffers
-   * (garbage to collect), not straight into the chunk.
+   * background. Collections keep pace with the bytes fetched whatever the
+   * body: one read straight into chunk buffers still leaves garbage (its
+   * first socket read is copied; the request's SDK objects).
    */
-  private landed(id: string, chunk: Buffer, pieces: boolean): void {
+  private landed(id: string, chunk: Buffer): void {
     this.counters.bytesFetched += chunk.length;
-    if (pieces) this.garbage.add(chunk.length);
+    this.garbage.add(chunk.length);
     this.memory.set(id, chunk);
     this.persist(id, chunk);
   }
