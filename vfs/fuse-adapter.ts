@@ -29,6 +29,7 @@ import { constants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import FuseModule from '@cocalc/fuse-native';
 import { errnoName, errnoNumber, isExpected } from './errno.js';
+import { Primer, type PrimeTarget } from './fuse-prime.js';
 import { fuseMountAt } from './mount-table.js';
 import { OperationStats } from './operation-stats.js';
 import { msToNs } from './object-format.js';
@@ -116,6 +117,16 @@ const CHANGING_OPS = new Set([
  */
 const BY_HANDLE_OPS = new Set(['fgetattr', 'read', 'write', 'ftruncate', 'flush', 'fsync', 'release', 'symlink']);
 
+/**
+ * Operations that change no name and no attribute getattr answers: primed
+ * answers (fuse-prime.ts) stay valid across them. Any other operation clears
+ * the primed table when it starts and when it replies. flush and fsync act on
+ * open files, which are never primed.
+ */
+const PRIME_KEEPING_OPS = new Set([
+  'getattr', 'fgetattr', 'readdir', 'readlink', 'statfs', 'access', 'getxattr', 'listxattr', 'read', 'flush', 'fsync',
+]);
+
 /** Bounds the "logged once" memory of a long-running daemon whose backend keeps failing in new ways. */
 const MAX_REMEMBERED_MESSAGES = 1000;
 
@@ -127,6 +138,8 @@ class Operations {
   private readonly logged = new Set<string>();
   /** Requests handed to the VFS and not yet replied to. */
   private readonly inFlight = new Set<Promise<unknown>>();
+  /** Hands listed attributes to the FUSE thread (set once mounted, when fuse-native has the primed table). */
+  primer: Primer | undefined;
 
   constructor(
     private readonly fs: FileSystem,
@@ -155,18 +168,23 @@ class Operations {
       const cb = args.pop() as Reply;
       const started = process.hrtime.bigint();
       const refused = this.refusal(name, args);
+      // A change clears the primed answers before it starts and again before it replies: one primed meanwhile may predate it.
+      const primer = PRIME_KEEPING_OPS.has(name) ? undefined : this.primer;
+      primer?.clear();
       const pending = new Promise<R>((resolve, reject) => (refused === undefined ? resolve(work(...(args as A))) : reject(refused)));
       const replied = pending.then(reply).then(
         ([result, ...values]) => {
           const bytes = name === 'read' || name === 'write' ? (result as number) : 0;
           this.stats.record(name, started, false, bytes);
           this.observeSafely(name, started, undefined, bytes);
+          primer?.clear();
           cb(result as number, ...values);
         },
         (error: unknown) => {
           this.stats.record(name, started, true);
           this.observeSafely(name, started, errnoName(error));
           this.report(name, args[0], error);
+          primer?.clear();
           cb(-errnoNumber(error));
         },
       );
@@ -264,6 +282,8 @@ class Operations {
    */
   private async readdir(path: string): Promise<{ names: string[]; stats: ReturnType<typeof toFuseStat>[] }> {
     const [listing, self] = await Promise.all([this.fs.readdir(path), this.fs.getattr(path)]);
+    // The kernel looks up every name next (`ls -l`): answered on the FUSE thread.
+    this.primer?.primeChildren(path, listing.names);
     return { names: ['.', '..', ...listing.names], stats: [self, self, ...listing.attrs].map(toFuseStat) };
   }
 
@@ -354,15 +374,20 @@ export interface MountedFileSystem {
  * - hard_remove: unlink of an open file is a real unlink (the data path keeps
  *   the open handles' data), not libfuse's rename to .fuse_hidden*, which
  *   would cost a copy and a delete in the bucket and show in `ls -a`;
- * - attr/entry/negative_timeout=1: the kernel caches what it was told for 1 s;
- *   the VFS's own TTLs decide when the bucket is asked again.
+ * - attr/entry/negative_timeout=1: the kernel caches what it was told for 1 s
+ *   (KERNEL_TTL_MS, also the primed answers' ttl); the VFS's own TTLs decide
+ *   when the bucket is asked again.
  * Commas and blanks in the source would split or end the option list.
  */
 function optionString(options: MountOptions): string {
   const source = options.source.replace(/[,\s\\]/g, '_').slice(0, MAX_SOURCE_LENGTH);
-  const flags = ['big_writes', 'max_write=131072', 'default_permissions', 'use_ino', 'hard_remove', 'attr_timeout=1', 'entry_timeout=1', 'negative_timeout=1'];
+  const ttl = KERNEL_TTL_MS / 1000;
+  const flags = ['big_writes', 'max_write=131072', 'default_permissions', 'use_ino', 'hard_remove', `attr_timeout=${ttl}`, `entry_timeout=${ttl}`, `negative_timeout=${ttl}`];
   return [`bucketfs#${source}`, ...flags, ...(options.readOnly === true ? ['ro'] : [])].join(',');
 }
+
+/** How long the kernel caches attributes, names and absent names it was told. */
+const KERNEL_TTL_MS = 1000;
 
 /** fuse-native copies the whole option string into 1,024 bytes. */
 const MAX_SOURCE_LENGTH = 512;
@@ -419,6 +444,16 @@ class SizeCheckedFuse extends Fuse {
   }
 }
 
+/** Primed lookups need the patched fuse-native (patches/) and a FileSystem that answers from its cache. */
+function primerFor(fs: FileSystem, fuse: object): Primer | undefined {
+  const target = fuse as Partial<PrimeTarget>;
+  const cachedAttr = fs.cachedAttr?.bind(fs);
+  if (cachedAttr === undefined || typeof target.prime !== 'function' || typeof target.unprime !== 'function') return undefined;
+  const primer = new Primer(target as PrimeTarget, cachedAttr, KERNEL_TTL_MS, STAT_BLOCK_SIZE);
+  fs.watchListings?.((dir, names) => primer.primeChildren(dir, names));
+  return primer;
+}
+
 /**
  * Mounts `fs` on `mountpoint` (an existing directory) and resolves once the
  * kernel has sent INIT, i.e. the mount serves. Calls fs.init() first.
@@ -441,6 +476,7 @@ export async function mountFileSystem(fs: FileSystem, mountpoint: string, option
     timeout: timeouts(options.metadataTimeoutMs ?? METADATA_TIMEOUT_MS),
   };
   const fuse = new SizeCheckedFuse(mountpoint, operations.table() as FuseOperations, fuseOptions as unknown as FuseOptions);
+  operations.primer = primerFor(fs, fuse);
   await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
   let unmounting: Promise<void> | undefined;
   return {
@@ -452,6 +488,7 @@ export async function mountFileSystem(fs: FileSystem, mountpoint: string, option
     drained: () => operations.drained(),
     unmount: () => {
       operations.state = 'closed';
+      operations.primer?.clear();
       unmounting ??= new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())));
       return unmounting;
     },

@@ -113,6 +113,12 @@ export interface FileSystem {
    * entry it listed: each such lookup crosses FUSE into the one JS thread.
    */
   cachedAttr?(path: string): Attr | undefined;
+  /**
+   * Calls `listener` whenever a directory was listed outside readdir (many
+   * lookups in one directory list it: lookup.ts), with the names listed: the
+   * adapter may then prime the kernel side with their attributes.
+   */
+  watchListings?(listener: (dir: string, names: string[]) => void): void;
   /** Names (without '.' and '..') and their attributes, in one go. */
   readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }>;
   readlink(path: string): Promise<string>;

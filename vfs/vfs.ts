@@ -89,6 +89,7 @@ export class Vfs implements FileSystem, MountControl {
   private readonly locks = new PathLocks();
   private readonly openFiles = new OpenFiles();
   private parts: Parts | undefined;
+  private listingListener: ((dir: string, names: string[]) => void) | undefined;
   private initializing: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -118,7 +119,7 @@ export class Vfs implements FileSystem, MountControl {
       ...(options.memoryLimitBytes !== undefined && { memoryLimitBytes: options.memoryLimitBytes }),
     });
     const lister = new Lister(ctx);
-    const lookup = new Lookup(ctx, lister);
+    const lookup = new Lookup(ctx, lister, (dir, names) => this.listingListener?.(dir, names));
     const setattr = new Setattr(ctx, lookup, this.openFiles, dataPath);
     const entries = new Entries(ctx, lookup, this.openFiles, dataPath);
     this.parts = {
@@ -168,6 +169,10 @@ export class Vfs implements FileSystem, MountControl {
       return files.openAttr(path, entry) ?? toAttr(entry);
     }
     return toAttr(await lookup.get(path));
+  }
+
+  watchListings(listener: (dir: string, names: string[]) => void): void {
+    this.listingListener = listener;
   }
 
   /** What getattr would answer without waiting, if the cache can (an open file's size lives in the data path: the common way). */

@@ -53,6 +53,31 @@ export async function bucketExists(client: S3Client, bucket: string): Promise<bo
 }
 
 /**
+ * A bucket that HeadBucket found, or that a listing succeeded on, is taken
+ * to exist for this long: a mount asking for absent names (every create,
+ * every miss) does not pay a HeadBucket per 404. A bucket deleted elsewhere
+ * meanwhile shows as absent keys until then.
+ */
+export const BUCKET_SEEN_TTL_MS = 10_000;
+const bucketsSeen = new WeakMap<S3Client, Map<string, number>>();
+
+/** Records that `bucket` exists: HeadBucket found it, or a request on it (a listing) succeeded. */
+export function noteBucketSeen(client: S3Client, bucket: string): void {
+  let seen = bucketsSeen.get(client);
+  if (seen === undefined) bucketsSeen.set(client, (seen = new Map()));
+  seen.set(bucket, Date.now() + BUCKET_SEEN_TTL_MS);
+}
+
+export async function bucketExistsRecently(client: S3Client, bucket: string): Promise<boolean> {
+  const until = bucketsSeen.get(client)?.get(bucket);
+  if (until !== undefined && Date.now() < until) return true;
+  const exists = await bucketExists(client, bucket);
+  if (exists) noteBucketSeen(client, bucket);
+  else bucketsSeen.get(client)?.delete(bucket);
+  return exists;
+}
+
+/**
  * Idempotent for our own bucket. AWS answers BucketAlreadyOwnedByYou (outside
  * us-east-1); some servers answer BucketAlreadyExists even to the owner, so
  * that answer is checked with HeadBucket, which succeeds only for a bucket we
@@ -83,4 +108,5 @@ export async function deleteBucket(client: S3Client, bucket: string): Promise<vo
   await s3Call({ op: 'DeleteBucket', bucket, notFound: 'NoSuchBucket' }, () =>
     client.send(new DeleteBucketCommand({ Bucket: bucket })),
   );
+  bucketsSeen.get(client)?.delete(bucket);
 }

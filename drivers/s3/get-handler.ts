@@ -1,6 +1,8 @@
 /**
- * The S3 client's request handler for plain-HTTP GETs: large socket reads
- * instead of the HTTP stack's 64 KiB ones.
+ * The S3 client's request handler for plain-HTTP GETs and HEADs: large
+ * socket reads instead of the HTTP stack's 64 KiB ones, and warm pooled
+ * connections for the requests a mount makes most (HEAD per open and lookup,
+ * LIST, GET).
  *
  * Receiving a GET body through node:http costs the JS thread a parser call,
  * a stream push and a Buffer per 64 KiB socket read. On loopback RGW a 1 GiB
@@ -10,32 +12,21 @@
  * while it also answers the kernel's reads on the same thread, so that CPU
  * decides how fast the file reads.
  *
- * Scope: GET requests without a body to http:// endpoints. Everything else
- * (PUT, HEAD, https, which `onread` does not serve) goes to the SDK's own
- * handler. The SDK still signs the request and reads the response: this
- * handler only moves bytes, so errors, retries and their mapping stay as
- * they are. Connections are kept alive in a pool per origin, at most
- * `maxSockets` each; a reused connection that the server closed before
- * answering is retried once on a new one (GET is idempotent).
+ * Scope: GET and HEAD requests without a body to http:// endpoints.
+ * Everything else (PUT, POST, DELETE, https, which `onread` does not serve)
+ * goes to the SDK's own handler. The SDK still signs the request and reads
+ * the response: this handler only moves bytes, so errors, retries and their
+ * mapping stay as they are. Connections are kept alive in a pool per origin
+ * (http-pool.ts); a reused connection that the server closed before
+ * answering is retried once on a new one (GET and HEAD are idempotent).
  */
-import net from 'node:net';
 import { Readable } from 'node:stream';
+import { requestHead, type GetRequest } from '../wire/http-request.js';
 import { ResponseParser, type ResponseHead } from '../wire/http-response.js';
+import { OriginPool, type Connection, type GetHandlerOptions, type PooledExchange } from './http-pool.js';
 
-/** The parts of the SDK's HttpRequest this handler reads. */
-export interface GetRequest {
-  method: string;
-  protocol: string;
-  hostname: string;
-  port?: number;
-  path: string;
-  query?: Record<string, string | string[] | null>;
-  headers: Record<string, string>;
-  body?: unknown;
-  username?: string;
-  password?: string;
-  fragment?: string;
-}
+export type { GetRequest } from '../wire/http-request.js';
+export type { GetHandlerOptions } from './http-pool.js';
 
 export interface GetResponse {
   statusCode: number;
@@ -63,62 +54,6 @@ export interface InnerHandler {
   httpHandlerConfigs?(): unknown;
   metadata?: unknown;
 }
-
-export interface GetHandlerOptions {
-  /** Connections per origin at most; further requests wait for one. */
-  maxSockets: number;
-  connectTimeoutMs: number;
-  /** A connection silent this long during an exchange is given up. */
-  idleTimeoutMs: number;
-  /** An idle pooled connection is closed after this long (servers close theirs after a few seconds too). */
-  keepIdleMs?: number;
-  /** Bytes per socket read. */
-  readBytes?: number;
-}
-
-const DEFAULT_KEEP_IDLE_MS = 4_000;
-const DEFAULT_READ_BYTES = 1024 * 1024;
-
-/** RFC 3986 unreserved characters stay; everything else is percent-encoded (as SigV4 canonicalises). */
-const escapeUri = (text: string): string =>
-  encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-
-/** The query string of a request: keys sorted, a null value as a bare key. */
-export function queryString(query: Record<string, string | string[] | null> | undefined): string {
-  if (query === undefined) return '';
-  const parts: string[] = [];
-  for (const key of Object.keys(query).sort()) {
-    const value = query[key];
-    const name = escapeUri(key);
-    if (Array.isArray(value)) for (const v of value) parts.push(`${name}=${escapeUri(v)}`);
-    else if (value === null || value === undefined) parts.push(name);
-    else parts.push(`${name}=${escapeUri(value)}`);
-  }
-  return parts.join('&');
-}
-
-const CONTROL = /[\0-\x1f\x7f]/;
-
-/** The request head; refuses a target or header that would split it. */
-export function requestHead(request: GetRequest): string {
-  const query = queryString(request.query);
-  const target = query === '' ? request.path : `${request.path}?${query}`;
-  if (CONTROL.test(target) || target.includes(' ')) throw new Error('refusing a request target with spaces or control characters');
-  const lines = [`GET ${target} HTTP/1.1`];
-  let host = false;
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\0\r\n]/.test(String(value))) {
-      throw new Error(`refusing a malformed request header ${JSON.stringify(name)}`);
-    }
-    if (name.toLowerCase() === 'host') host = true;
-    lines.push(`${name}: ${value}`);
-  }
-  if (!host) lines.push(`host: ${request.hostname}${request.port === undefined ? '' : `:${request.port}`}`);
-  return `${lines.join('\r\n')}\r\n\r\n`;
-}
-
-const withCode = (message: string, code: string, name?: string): Error =>
-  Object.assign(new Error(message), { code }, name === undefined ? {} : { name });
 
 function abortError(): Error {
   return Object.assign(new Error('Request aborted'), { name: 'AbortError' });
@@ -156,8 +91,8 @@ export class ResponseBody extends Readable {
 /** Bytes a body holds for a reader that is not asking before the socket pauses. */
 const QUEUE_BYTES = 1024 * 1024;
 
-/** One GET: its request head, then the response as it arrives on whichever connection carries it. */
-class Exchange {
+/** One GET or HEAD: its request head, then the response as it arrives on whichever connection carries it. */
+class Exchange implements PooledExchange {
   readonly parser: ResponseParser;
   /** The connection carrying it (set when it starts; a retry moves it to another). */
   conn: Connection | undefined;
@@ -173,12 +108,18 @@ class Exchange {
   /** A pending `fill` and how much of it is filled. */
   private target: { into: Buffer; filled: number; resolve: (n: number) => void; reject: (e: Error) => void } | undefined;
 
-  constructor(readonly request: string, private readonly resolve: (r: GetResponse) => void, private readonly reject: (e: Error) => void) {
+  constructor(
+    readonly request: string,
+    private readonly resolve: (r: GetResponse) => void,
+    private readonly reject: (e: Error) => void,
+    /** A HEAD: the response has no body, whatever its Content-Length says. */
+    noBody = false,
+  ) {
     this.parser = new ResponseParser({
       head: (head) => this.onHead(head),
       body: (piece) => this.onBody(piece),
       end: () => this.onEnd(),
-    });
+    }, noBody);
   }
 
   /**
@@ -314,206 +255,7 @@ class Exchange {
   }
 }
 
-/** A pooled keep-alive connection. */
-class Connection {
-  exchange: Exchange | undefined;
-  /** Responses this connection carried (0: a fresh connection). */
-  used = 0;
-  closed = false;
-  private idleTimer: NodeJS.Timeout | undefined;
-
-  constructor(readonly socket: net.Socket, private readonly pool: OriginPool) {
-    socket.on('end', () => this.lost(withCode('the server closed the connection', 'ECONNRESET'), true));
-    socket.on('close', () => this.lost(withCode('the connection closed', 'ECONNRESET'), true));
-    socket.on('error', (error) => this.lost(error, false));
-    socket.on('timeout', () => {
-      this.lost(withCode(`no data from the server for ${pool.options.idleTimeoutMs} ms`, 'ETIMEDOUT', 'TimeoutError'), false);
-    });
-  }
-
-  /** Data from the socket (a view of the shared read buffer). */
-  onData(data: Buffer): void {
-    const exchange = this.exchange;
-    if (exchange === undefined) {
-      this.abandon(); // bytes nobody asked for: the framing is lost
-      return;
-    }
-    try {
-      const used = exchange.parser.feed(data);
-      if (used < data.length) this.abandon();
-    } catch (error) {
-      this.abandon();
-      exchange.fail(error as Error);
-    }
-  }
-
-  start(exchange: Exchange): void {
-    clearTimeout(this.idleTimer);
-    this.exchange = exchange;
-    exchange.conn = this;
-    this.socket.ref();
-    this.socket.setTimeout(this.pool.options.idleTimeoutMs);
-    this.socket.resume();
-    this.socket.write(exchange.request);
-  }
-
-  /** The response is complete: back to the pool, or closed. */
-  finished(keepAlive: boolean): void {
-    this.exchange = undefined;
-    this.used++;
-    if (!keepAlive || this.closed) {
-      this.abandon();
-      return;
-    }
-    this.socket.setTimeout(0);
-    this.socket.unref();
-    this.idleTimer = setTimeout(() => this.abandon(), this.pool.options.keepIdleMs ?? DEFAULT_KEEP_IDLE_MS);
-    this.idleTimer.unref();
-    this.pool.release(this);
-  }
-
-  /** Closes the connection for good. */
-  abandon(): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearTimeout(this.idleTimer);
-    this.socket.destroy();
-    this.pool.forget(this);
-  }
-
-  private lost(error: Error, ended: boolean): void {
-    const exchange = this.exchange;
-    this.exchange = undefined;
-    if (exchange !== undefined && ended && exchange.parser.inBody) {
-      try {
-        exchange.parser.finish(); // a body that runs to the close ends here
-        this.abandon();
-        return;
-      } catch (e) {
-        // A connection reset, as node:http reports it: transient, worth another try.
-        error = withCode((e as Error).message, 'ECONNRESET');
-      }
-    }
-    this.abandon();
-    if (exchange === undefined) return;
-    // A reused connection the server had closed before answering: the request never reached it.
-    if (!exchange.parser.started && this.used > 0 && !this.pool.closed) {
-      exchange.conn = undefined;
-      this.pool.send(exchange, true);
-      return;
-    }
-    exchange.fail(error);
-  }
-}
-
-/** Connections to one host:port. */
-class OriginPool {
-  closed = false;
-  private readonly idle: Connection[] = [];
-  private readonly busy = new Set<Connection>();
-  private readonly queue: { exchange: Exchange; fresh: boolean }[] = [];
-  private connecting = 0;
-  /** One read buffer for every socket: each read is copied out before the next can happen. */
-  private readonly readBuffer: Buffer;
-
-  constructor(private readonly host: string, private readonly port: number, readonly options: GetHandlerOptions) {
-    this.readBuffer = Buffer.allocUnsafe(options.readBytes ?? DEFAULT_READ_BYTES);
-  }
-
-  /** Starts `exchange` on an idle connection or a new one (`fresh`: always a new one), or queues it. */
-  send(exchange: Exchange, fresh = false): void {
-    if (exchange.answered) return; // aborted while it waited
-    if (this.closed) {
-      exchange.fail(new Error('the S3 client was closed'));
-      return;
-    }
-    const conn = fresh ? undefined : this.idle.pop();
-    if (conn !== undefined) {
-      this.busy.add(conn);
-      conn.start(exchange);
-      return;
-    }
-    if (this.busy.size + this.connecting >= this.options.maxSockets) {
-      this.queue.push({ exchange, fresh });
-      return;
-    }
-    this.connect(exchange);
-  }
-
-  release(conn: Connection): void {
-    this.busy.delete(conn);
-    const waiter = this.queue.shift();
-    if (waiter !== undefined && !waiter.fresh) {
-      this.busy.add(conn);
-      conn.start(waiter.exchange);
-      return;
-    }
-    this.idle.push(conn);
-    if (waiter !== undefined) this.send(waiter.exchange, true);
-  }
-
-  forget(conn: Connection): void {
-    this.busy.delete(conn);
-    const at = this.idle.indexOf(conn);
-    if (at >= 0) this.idle.splice(at, 1);
-    this.next();
-  }
-
-  close(): void {
-    this.closed = true;
-    for (const waiter of this.queue.splice(0)) waiter.exchange.fail(new Error('the S3 client was closed'));
-    for (const conn of [...this.idle, ...this.busy]) conn.abandon();
-  }
-
-  private next(): void {
-    if (this.busy.size + this.connecting >= this.options.maxSockets) return;
-    const waiter = this.queue.shift();
-    if (waiter !== undefined) this.send(waiter.exchange, waiter.fresh);
-  }
-
-  private connect(exchange: Exchange): void {
-    this.connecting++;
-    let settled = false;
-    let conn: Connection | undefined;
-    const socket = net.connect({
-      host: this.host,
-      port: this.port,
-      noDelay: true,
-      onread: {
-        buffer: () => conn?.exchange?.readInto(this.readBuffer) ?? this.readBuffer,
-        callback: (n: number, buf: Uint8Array) => {
-          conn?.onData(Buffer.from(buf.buffer, buf.byteOffset, n));
-          return true; // a body that is not read on pauses the socket itself (Exchange.onBody)
-        },
-      },
-    });
-    const fail = (error: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      this.connecting--;
-      socket.destroy();
-      exchange.fail(error);
-      this.next();
-    };
-    const timer = setTimeout(() => {
-      fail(withCode(`could not connect to ${this.host}:${this.port} within ${this.options.connectTimeoutMs} ms`, 'ETIMEDOUT', 'TimeoutError'));
-    }, this.options.connectTimeoutMs);
-    socket.once('error', fail);
-    socket.once('connect', () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.off('error', fail);
-      this.connecting--;
-      conn = new Connection(socket, this);
-      this.busy.add(conn);
-      conn.start(exchange);
-    });
-  }
-}
-
-/** Wraps the SDK's handler: GETs to http:// endpoints come here, everything else goes on to it. */
+/** Wraps the SDK's handler: GETs and HEADs to http:// endpoints come here, everything else goes on to it. */
 export class GetHandler {
   private readonly pools = new Map<string, OriginPool>();
 
@@ -524,7 +266,7 @@ export class GetHandler {
   }
 
   handle(request: GetRequest, options: HandlerOptions = {}): Promise<{ response: unknown }> {
-    const own = request.method === 'GET' && request.protocol === 'http:' && request.body == null
+    const own = (request.method === 'GET' || request.method === 'HEAD') && request.protocol === 'http:' && request.body == null
       && request.username == null && request.password == null && !request.fragment;
     if (!own) return this.inner.handle(request as never, options);
     return this.get(request, options).then((response) => ({ response }));
@@ -571,7 +313,7 @@ export class GetHandler {
       }, (error) => {
         done();
         reject(error);
-      });
+      }, request.method === 'HEAD');
       signal?.addEventListener?.('abort', onAbort, { once: true });
       target.send(exchange);
     });

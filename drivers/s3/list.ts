@@ -9,6 +9,7 @@ import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { ListOptions, ListPage, ObjectInfo } from '../contract.js';
 import { compareKeys, decodeListingKey } from '../wire/s3-format.js';
 import { listedObject } from '../wire/s3-listing.js';
+import { noteBucketSeen } from './buckets.js';
 import { s3Call } from './errors.js';
 import { AFTER_TOKEN, startAfterToken } from './list-token.js';
 import { readListObjectsV2 } from './list-xml.js';
@@ -68,6 +69,7 @@ async function fetchPage(client: S3Client, bucket: string, options: ListOptions,
   let read: ListPage | undefined;
   readBodyFirst(command, (page) => (read = page));
   const out = await s3Call({ op: 'ListObjectsV2', bucket, notFound: 'NoSuchBucket' }, () => client.send(command));
+  noteBucketSeen(client, bucket);
   if (read !== undefined) return read;
   // Decode only what the server says it encoded: some servers ignore EncodingType.
   const encoded = out.EncodingType === 'url';

@@ -31,19 +31,20 @@ import { sameEtag } from '../checks.js';
 import { OtherError, PreconditionFailedError, isStorageError, type StorageError } from '../errors.js';
 import { httpRangeHeader, isEmptyRange, parseContentRange, resolveRange } from '../range.js';
 import { conditionEtag, copySource, encodeMetadata, taggingHeader, unquoteEtag } from '../wire/s3-format.js';
-import { bucketExists } from './buckets.js';
+import { bucketExistsRecently } from './buckets.js';
 import { objectInfoFromHeaders } from './convert.js';
 import { httpStatusOf, s3Call, s3Url, translateS3Error, type Where } from './errors.js';
 import { emptyBody, sizedBody, sliceBody } from './bodies.js';
 
 /**
  * Translates a failure of a request on one object. HEAD replies carry no
- * error code, so a bare 404 costs one HeadBucket to say which is missing.
+ * error code, so a bare 404 costs one HeadBucket to say which is missing
+ * (at most one per BUCKET_SEEN_TTL_MS while the bucket exists).
  */
 export async function objectError(client: S3Client, e: unknown, where: Where & { bucket: string }): Promise<StorageError> {
   const error = translateS3Error(e, where);
   if (!isStorageError(error, 'NotFound') || error.reason !== 'NotFound') return error;
-  const notFound = (await bucketExists(client, where.bucket)) ? 'NoSuchKey' : 'NoSuchBucket';
+  const notFound = (await bucketExistsRecently(client, where.bucket)) ? 'NoSuchKey' : 'NoSuchBucket';
   return translateS3Error(e, { ...where, notFound });
 }
 

@@ -255,13 +255,31 @@ t.test('a refused connection is a network error; a head that would split the req
   t.equal(closed.requests.length, 0, 'nothing reached the server');
 });
 
-t.test('everything but plain-HTTP GETs goes to the SDK\'s handler', async (t) => {
+t.test('a HEAD reads no body, whatever its Content-Length says, and leaves the connection ready for the next request', async (t) => {
+  const served = await server(t, (socket, request) => {
+    if (request.startsWith('HEAD ')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\nETag: "h"\r\n\r\n');
+    else socket.write(ok('after the head'));
+  });
+  const { h, inner } = handler(t);
+  const head = await send(h, get(served.port, '/bucket/big', { method: 'HEAD' }));
+  t.equal(head.statusCode, 200);
+  t.equal(head.headers['content-length'], '1048576');
+  t.equal(head.headers['etag'], '"h"');
+  t.equal((await drain(head.body)).length, 0, 'an empty body');
+  t.equal((await drain((await send(h, get(served.port))).body)).toString(), 'after the head', 'the GET after it is read right');
+  t.equal(served.connections, 1, 'on the same connection');
+  t.match(served.requests[0], /^HEAD \/bucket\/big HTTP\/1\.1\r\n/);
+  t.equal(inner.calls.length, 0);
+});
+
+t.test('everything but plain-HTTP GETs and HEADs goes to the SDK\'s handler', async (t) => {
   const { h, inner } = handler(t);
   const base = get(1);
-  for (const request of [{ ...base, method: 'PUT', body: 'x' }, { ...base, method: 'HEAD' }, { ...base, protocol: 'https:' }, { ...base, body: 'x' }]) {
+  const others = [{ ...base, method: 'PUT', body: 'x' }, { ...base, method: 'DELETE' }, { ...base, method: 'POST' }, { ...base, protocol: 'https:' }, { ...base, body: 'x' }];
+  for (const request of others) {
     t.equal(((await h.handle(request)).response as { statusCode: number }).statusCode, 299);
   }
-  t.equal(inner.calls.length, 4);
+  t.equal(inner.calls.length, others.length);
   h.destroy();
   t.ok(inner.destroyed, 'destroy reaches it too');
 });

@@ -20,6 +20,7 @@ import { startFailingServer } from '../helpers/failing-server.js';
 import { useRgw, type S3Server } from '../servers/rgw.js';
 import { useS3rver } from '../servers/s3rver.js';
 import { removeBucket } from '../helpers/buckets.js';
+import { RequestCounter } from '../bench/request-counter.js';
 
 type Lacks = Partial<Record<ServerFeature, string>>;
 
@@ -145,6 +146,30 @@ async function rgwSpecifics(t: Test, server: S3Server): Promise<void> {
   await t.test('uploads and parts are listed across pages', (t) => paginationTests(t, backend, bucket));
   await t.test('what RGW refuses is mapped sensibly', (t) => refusalTests(t, backend, bucket));
   await t.test('reset connections and secrets in messages', (t) => connectionTests(t, server, bucket));
+  await t.test('absent keys: one HeadBucket tells a missing key from a missing bucket for a while', (t) => absentKeyTests(t, server));
+}
+
+async function absentKeyTests(t: Test, server: S3Server): Promise<void> {
+  const counter = await RequestCounter.start(server.endpoint);
+  const backend = backendFor(server, { endpoint: counter.endpoint });
+  const bucket = freshBucketName();
+  t.teardown(async () => {
+    await backend.close();
+    await counter.close();
+  });
+  await backend.createBucket(bucket);
+  counter.take();
+  for (let i = 0; i < 5; i++) await t.rejects(backend.head(bucket, `absent-${i}`), { name: 'NotFoundError', reason: 'NoSuchKey' }, `absent-${i}: no such key`);
+  t.same(counter.take(), { HEAD: 5 + 1 }, 'five absent keys: five HEADs and one HeadBucket');
+  const other = freshBucketName();
+  await backend.createBucket(other);
+  await backend.listPage(other, { maxKeys: 1 });
+  counter.take();
+  await t.rejects(backend.head(other, 'absent'), { name: 'NotFoundError', reason: 'NoSuchKey' }, 'no such key');
+  t.same(counter.take(), { HEAD: 1 }, 'a bucket just listed: no HeadBucket');
+  await backend.deleteBucket(other);
+  await backend.deleteBucket(bucket);
+  await t.rejects(backend.head(bucket, 'absent-0'), { name: 'NotFoundError', reason: 'NoSuchBucket' }, 'a bucket deleted through the backend is missing at once');
 }
 
 async function sizeTests(t: Test, backend: S3Backend, bucket: string): Promise<void> {

@@ -66,7 +66,10 @@ class MemoryFileSystem implements FileSystem {
   /** What cachedAttr answers at once, by path (a path missing here goes to getattr). */
   readonly cached = new Map<string, Attr>();
   readonly getattrPaths: string[] = [];
+  /** How often cachedAttr was asked for each path. */
+  readonly cachedCalls = new Map<string, number>();
   cachedAttr(path: string): Attr | undefined {
+    this.cachedCalls.set(path, (this.cachedCalls.get(path) ?? 0) + 1);
     if (path === '/cache-boom') throw new Error('the cache exploded');
     return this.cached.get(path);
   }
@@ -338,6 +341,43 @@ t.test('getattr answered by cachedAttr at once; anything else goes to getattr', 
   t.notOk(fs.getattrPaths.includes('/only-cached'), 'a cached answer never reaches getattr');
   t.ok(fs.getattrPaths.includes('/in-both') && fs.getattrPaths.includes('/cache-boom'), 'no answer, or a throwing cache: getattr');
   t.ok(observed.some((o) => o.op === 'getattr' && o.errno === undefined), 'cached answers are observed too');
+  fs.cached.clear();
+});
+
+t.test('primed lookups: entries listed by readdir are looked up without JS, once, until a change or their ttl', async (t) => {
+  const now = BigInt(Date.now()) * NS;
+  const names = Array.from({ length: 200 }, (_, i) => `f${String(i).padStart(3, '0')}`);
+  fs.add('/primed', 0o040755);
+  for (const [i, name] of names.entries()) {
+    const node = fs.add(`/primed/${name}`, 0o100644, Buffer.alloc(i));
+    fs.cached.set(`/primed/${name}`, { ...node.attr, size: i, mtimeNs: now - BigInt(i) * 1000n * NS, blocks: i });
+  }
+  const calls = (name: string) => fs.cachedCalls.get(`/primed/${name}`) ?? 0;
+  fs.cachedCalls.clear();
+  fs.getattrPaths.length = 0;
+  const r = await sh(`ls -ln --time-style=+%s ${mnt}/primed | tail -n +2`);
+  const rows = r.stdout.trim().split('\n').map((line) => line.split(/\s+/));
+  t.equal(rows.length, names.length, r.stderr);
+  const nowS = Number(now / (1000n * NS));
+  t.ok(rows.every(([mode, , uid, gid, size, mtime, name], i) =>
+    mode === '-rw-r--r--' && uid === '0' && gid === '0' && size === String(i) && Number(mtime) === nowS - i && name === names[i]),
+  'ls -l shows the attributes readdir primed');
+  t.ok(names.every((name) => calls(name) === 1), 'each entry was asked for once: at readdir, not again at its lookup');
+  t.notOk(fs.getattrPaths.some((p) => p.startsWith('/primed/')), 'no lookup reached getattr');
+
+  // Names listed but not looked up yet stay primed until any change goes through the mount.
+  await sh(`sleep 1.1; ls -f ${mnt}/primed > /dev/null`);
+  fs.cachedCalls.clear();
+  t.equal((await sh(`stat -c %s ${mnt}/primed/f005`)).stdout, '5\n');
+  t.equal(calls('f005'), 0, 'a primed name: no call into JS');
+  t.equal((await sh(`chmod 600 ${mnt}/primed/f000 && stat -c %s ${mnt}/primed/f006`)).stdout, '6\n');
+  t.equal(calls('f006'), 1, 'after a chmod elsewhere, the lookup goes to JS again');
+
+  // ... and no longer than the kernel's own attribute ttl (1 s).
+  await sh(`sleep 1.1; ls -f ${mnt}/primed > /dev/null; sleep 1.1`);
+  fs.cachedCalls.clear();
+  t.equal((await sh(`stat -c %s ${mnt}/primed/f007`)).stdout, '7\n');
+  t.equal(calls('f007'), 1, 'an expired primed answer is not used');
   fs.cached.clear();
 });
 

@@ -7,6 +7,7 @@
  * open revalidates with one HEAD, and a remount starts warm.
  */
 import t from 'tap';
+import { MISSES_BEFORE_LISTING } from '../../vfs/namespace/lookup.js';
 import { O_RDONLY } from '../../vfs/types.js';
 import { freshBucket, rig, seed, OPTIONS } from './namespace-harness.js';
 
@@ -58,14 +59,15 @@ t.test('lookups the cache cannot answer', async (t) => {
   t.equal((await r.vfs.getattr('/d/sub')).mode, 0o40755);
   t.same(r.requests(), { head: 1, listPage: 1 }, 'an implicit directory: one HEAD and one LIST');
 
+  // In another directory: a third miss in /d would list it (MISSES_BEFORE_LISTING).
   r.resetRequests();
-  await t.rejects(r.vfs.getattr('/d/none'), { code: 'ENOENT' });
+  await t.rejects(r.vfs.getattr('/e/none'), { code: 'ENOENT' });
   t.same(r.requests(), { head: 1, listPage: 1 }, 'an absent name: one HEAD and one LIST');
   r.resetRequests();
-  await t.rejects(r.vfs.getattr('/d/none'), { code: 'ENOENT' });
+  await t.rejects(r.vfs.getattr('/e/none'), { code: 'ENOENT' });
   t.same(r.requests(), {}, 'then cached as absent');
   r.clock.advance(OPTIONS.negativeTtlMs);
-  await t.rejects(r.vfs.getattr('/d/none'), { code: 'ENOENT' });
+  await t.rejects(r.vfs.getattr('/e/none'), { code: 'ENOENT' });
   t.same(r.requests(), { head: 1, listPage: 1 }, 'until --negative-ttl passes');
 
   r.resetRequests();
@@ -153,16 +155,19 @@ t.test('stat of 20 names in a directory never listed: a few HEADs, then one list
   const bucket = (await freshBucket(t, 'memory'))!;
   await seed(bucket.container, Object.fromEntries(statNames.map((n, i) => [`d/${n}`, 'x'.repeat(i)])));
   const r = await rig(t, bucket);
+  const watched: [string, string[]][] = [];
+  r.vfs.watchListings((dir, listed) => watched.push([dir, listed]));
   r.resetRequests();
   await r.vfs.getattr('/d');
   const sizes: number[] = [];
   for (const name of statNames) sizes.push((await r.vfs.getattr(`/d/${name}`)).size);
   t.same(sizes, statNames.map((_, i) => i), 'every size right');
   const counts = r.requests();
-  t.ok((counts['head'] ?? 0) <= 4 + 1, `at most 4 HEADs for the names (and one for the directory): ${JSON.stringify(counts)}`);
+  t.ok((counts['head'] ?? 0) <= MISSES_BEFORE_LISTING + 1, `at most ${MISSES_BEFORE_LISTING} HEADs for the names (and one for the directory): ${JSON.stringify(counts)}`);
   t.equal(counts['listPage'], 1 + 1, 'one LIST to find the directory, one to list it');
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
-  t.ok(total <= 4 + 8 + 1, `at most 4 HEADs + 8 other requests + 1 LIST in all: ${total}`);
+  t.ok(total <= MISSES_BEFORE_LISTING + 8 + 1, `at most ${MISSES_BEFORE_LISTING} HEADs + 8 other requests + 1 LIST in all: ${total}`);
+  t.same(watched, [['/d', statNames]], 'the listing was announced with every name (the adapter primes their lookups)');
 
   r.resetRequests();
   const attr = await r.vfs.getattr('/d/f05');
@@ -188,10 +193,14 @@ t.test('a directory too big to list for lookups keeps per-name HEADs', async (t)
   const many = Array.from({ length: 10_050 }, (_, i) => `big/g${String(i).padStart(5, '0')}`);
   await seed(bucket.container, Object.fromEntries(many.map((k) => [k, 'y'])));
   const r = await rig(t, bucket);
+  const watched: string[] = [];
+  r.vfs.watchListings((dir) => watched.push(dir));
   await r.vfs.getattr('/big');
   r.resetRequests();
-  for (let i = 0; i < 5; i++) await r.vfs.getattr(`/big/g${String(10_049 - i).padStart(5, '0')}`);
-  t.same(r.requests(), { head: 5, listPage: 10 }, 'the fifth lookup read 10 pages and stopped; the name was not in them: a HEAD');
+  const lookups = MISSES_BEFORE_LISTING + 1;
+  for (let i = 0; i < lookups; i++) await r.vfs.getattr(`/big/g${String(10_049 - i).padStart(5, '0')}`);
+  t.same(r.requests(), { head: lookups, listPage: 10 }, 'the lookup past the misses read 10 pages and stopped; the name was not in them: a HEAD');
+  t.same(watched, [], 'a listing cut short is not announced');
   r.resetRequests();
   t.equal((await r.vfs.getattr('/big/g00010')).size, 1, 'a name from the pages read');
   await r.vfs.getattr('/big/g10000');

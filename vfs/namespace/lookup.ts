@@ -46,7 +46,12 @@ export class Lookup {
   private readonly inflight = new Map<string, Promise<Entry | undefined>>();
   private readonly misses = new Map<string, DirMisses>();
 
-  constructor(private readonly ctx: NamespaceContext, private readonly lister: Lister) {}
+  constructor(
+    private readonly ctx: NamespaceContext,
+    private readonly lister: Lister,
+    /** Told the names of a directory this class had listed (FileSystem.watchListings). */
+    private readonly onListed: (dir: string, names: string[]) => void = () => undefined,
+  ) {}
 
   /** The entry at `path`, or undefined when nothing is there. */
   async find(path: string): Promise<Entry | undefined> {
@@ -131,7 +136,8 @@ export class Lookup {
     }
     if (!this.listingDue(dir)) return false;
     try {
-      await this.lister.refresh(dir, 'lookups');
+      const children = await this.lister.refresh(dir, 'lookups');
+      if (children !== undefined) this.onListed(dir, children.map((child) => nameOf(child.path)));
     } catch (e) {
       // Only a shortcut: the lookup asks for its own name instead.
       this.ctx.log('warn', `listing ${dir} for lookups failed`, { error: e instanceof Error ? e.message : String(e) });

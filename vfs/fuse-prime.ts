@@ -1,0 +1,102 @@
+/**
+ * Primed lookups: attributes handed to the FUSE thread ahead of the kernel's
+ * LOOKUPs. libfuse 2 has no READDIRPLUS, so after a readdir the kernel asks
+ * for every entry by name (`ls -l`, `find`, rsync): each such request
+ * crosses from the FUSE thread into the one JS thread and back. Right after
+ * a directory was listed, its children's attributes are encoded here and
+ * handed to the patched fuse-native (patches/, "primed attributes"), whose
+ * getattr answers from them on the FUSE thread, each path once and within
+ * the ttl; later requests come to JS as before.
+ *
+ * What is primed is exactly what getattr would answer at that instant
+ * (FileSystem.cachedAttr: fresh cache entries, open files excluded, nothing
+ * that --exact-attrs would send to the bucket). Before any operation that may
+ * change a name or an attribute the whole table is cleared (clear()), so an
+ * answer given on the FUSE thread never predates a change made through the
+ * mount; changes made elsewhere show as they do through the kernel's own
+ * attribute cache, within the ttl (no longer than attr_timeout).
+ */
+import type { Attr } from './types.js';
+
+/** What the patched fuse-native takes: records of (path, stat) and a ttl. */
+export interface PrimeTarget {
+  prime(records: Buffer, ttlMs: number): void;
+  unprime(): void;
+}
+
+/** The stat fields as fuse-native.c's populate_stat reads them: 18 uint32s. */
+export const STAT_INTS = 18;
+const NS_PER_MS = 1_000_000n;
+const TWO_32 = 4294967296;
+
+/** A directory's children are primed in one call only up to this many (the native table holds 65,536). */
+export const MAX_PRIMED_PER_CALL = 65_536;
+
+/** Writes `n` (below 2^53) as two uint32s, low first. */
+function writeDouble(buf: Buffer, offset: number, n: number): number {
+  const low = n % TWO_32;
+  buf.writeUInt32LE(low, offset);
+  buf.writeUInt32LE((n - low) / TWO_32, offset + 4);
+  return offset + 8;
+}
+
+/** One record: the path's byte length, the path padded to 4 bytes, then the stat ints. */
+function writeRecord(buf: Buffer, offset: number, path: string, pathBytes: number, attr: Attr, blockSize: number): number {
+  buf.writeUInt32LE(pathBytes, offset);
+  buf.write(path, offset + 4, 'utf8');
+  let at = offset + 4 + pathBytes;
+  while (at % 4 !== 0) buf[at++] = 0;
+  at = buf.writeUInt32LE(attr.mode, at);
+  at = buf.writeUInt32LE(attr.uid, at);
+  at = buf.writeUInt32LE(attr.gid, at);
+  at = writeDouble(buf, at, attr.size);
+  at = buf.writeUInt32LE(0, at); // dev
+  at = buf.writeUInt32LE(attr.nlink, at);
+  at = buf.writeUInt32LE(attr.ino >>> 0, at);
+  at = buf.writeUInt32LE(0, at); // rdev
+  at = buf.writeUInt32LE(blockSize, at);
+  at = writeDouble(buf, at, attr.blocks);
+  at = writeDouble(buf, at, Number(attr.atimeNs / NS_PER_MS));
+  at = writeDouble(buf, at, Number(attr.mtimeNs / NS_PER_MS));
+  return writeDouble(buf, at, Number(attr.ctimeNs / NS_PER_MS));
+}
+
+/** Encodes (path, attr) pairs as the native table's records. */
+export function encodePrimeRecords(items: { path: string; attr: Attr }[], blockSize: number): Buffer {
+  const sizes = items.map((item) => Buffer.byteLength(item.path, 'utf8'));
+  let total = 0;
+  for (const bytes of sizes) total += 4 + Math.ceil(bytes / 4) * 4 + STAT_INTS * 4;
+  const buf = Buffer.allocUnsafe(total);
+  let offset = 0;
+  items.forEach((item, i) => (offset = writeRecord(buf, offset, item.path, sizes[i]!, item.attr, blockSize)));
+  return buf;
+}
+
+export class Primer {
+  constructor(
+    private readonly target: PrimeTarget,
+    /** getattr's answer from the cache right now, or undefined (FileSystem.cachedAttr). */
+    private readonly cachedAttr: (path: string) => Attr | undefined,
+    private readonly ttlMs: number,
+    private readonly blockSize: number,
+  ) {}
+
+  /** Primes the children `names` of `dir` with what getattr would answer for them now. */
+  primeChildren(dir: string, names: readonly string[]): void {
+    const items: { path: string; attr: Attr }[] = [];
+    const base = dir === '/' ? '/' : `${dir}/`;
+    for (const name of names) {
+      if (items.length >= MAX_PRIMED_PER_CALL) break;
+      if (name === '.' || name === '..') continue;
+      const path = base + name;
+      const attr = this.cachedAttr(path);
+      if (attr !== undefined) items.push({ path, attr });
+    }
+    if (items.length > 0) this.target.prime(encodePrimeRecords(items, this.blockSize), this.ttlMs);
+  }
+
+  /** Forgets every primed answer: called before any operation that may change what getattr answers. */
+  clear(): void {
+    this.target.unprime();
+  }
+}
