@@ -104,7 +104,9 @@ export class ChunkFileWriter {
     if (this.worker !== undefined || this.unavailable) return this.worker;
     let worker: Worker;
     try {
-      worker = new Worker(`(${workerMain.toString()})(${trailerOf.toString()})`, { eval: true });
+      // None of the process's own flags: a loader (--import), a profiler or an inspector set for the
+      // daemon has nothing to do in a thread that only writes files, and slows its start or its exit.
+      worker = new Worker(`(${workerMain.toString()})(${trailerOf.toString()})`, { eval: true, execArgv: [] });
     } catch {
       this.unavailable = true;
       return undefined;

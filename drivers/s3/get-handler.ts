@@ -255,6 +255,19 @@ class Exchange implements PooledExchange {
   }
 }
 
+/** A PUT or DELETE whose body is in memory (or absent): the same request can be sent twice. */
+function isReplayable(request: GetRequest): boolean {
+  if (request.method !== 'PUT' && request.method !== 'DELETE') return false;
+  const body = request.body;
+  return body == null || typeof body === 'string' || body instanceof Uint8Array;
+}
+
+/** Node's error for a connection that closed before any byte of the response. */
+function isHangUp(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown } | undefined;
+  return e?.code === 'ECONNRESET' && e.message === 'socket hang up';
+}
+
 /** Wraps the SDK's handler: GETs and HEADs to http:// endpoints come here, everything else goes on to it. */
 export class GetHandler {
   private readonly pools = new Map<string, OriginPool>();
@@ -268,8 +281,23 @@ export class GetHandler {
   handle(request: GetRequest, options: HandlerOptions = {}): Promise<{ response: unknown }> {
     const own = (request.method === 'GET' || request.method === 'HEAD') && request.protocol === 'http:' && request.body == null
       && request.username == null && request.password == null && !request.fragment;
-    if (!own) return this.inner.handle(request as never, options);
+    if (!own) return this.delegate(request, options);
     return this.get(request, options).then((response) => ({ response }));
+  }
+
+  /**
+   * The SDK's handler, with one more try for a PUT or DELETE whose body can
+   * be sent again when the connection closed before any response ("socket
+   * hang up": typically a kept-alive connection the server had just closed).
+   * Sending such a request again changes nothing the first one did.
+   */
+  private async delegate(request: GetRequest, options: HandlerOptions): Promise<{ response: unknown }> {
+    try {
+      return await this.inner.handle(request as never, options);
+    } catch (error) {
+      if (!isReplayable(request) || !isHangUp(error) || options.abortSignal?.aborted === true) throw error;
+      return this.inner.handle(request as never, options);
+    }
   }
 
   updateHttpClientConfig(key: never, value: never): void {

@@ -152,7 +152,7 @@ export async function putObject(
     Tagging: taggingHeader(options.tags),
   };
   try {
-    const out = await client.send(new PutObjectCommand(input), sized === undefined ? {} : { abortSignal: sized.signal });
+    const out = await client.send(new PutObjectCommand(input), sized === undefined ? undefined : { abortSignal: sized.signal });
     return writeResult(out.ETag, out.VersionId);
   } catch (e) {
     throw sized?.failure() ?? translateS3Error(e, { op: 'PutObject', bucket, key });

@@ -74,6 +74,10 @@ t.test('a worker that dies fails its own writes only; the next write starts anot
   await writer.write(join(dir, 'first'), shared(randomBytes(10)));
   const worker = (writer as unknown as { worker: { terminate(): Promise<number> } }).worker;
   const pending = writer.write(join(dir, 'lost'), shared(randomBytes(8 * 1024 * 1024)));
+  // A thread being terminated does not keep the event loop alive (the daemon has its mount and
+  // sockets for that): without this timer the test process could end before the exit is seen.
+  const keepAlive = setInterval(() => undefined, 1000);
+  t.teardown(() => clearInterval(keepAlive));
   await worker.terminate();
   await pending.then(
     () => t.pass('the write finished before the worker went'),

@@ -7,7 +7,7 @@
  */
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { GetHandler, ResponseBody, type GetRequest, type GetResponse, type InnerHandler } from '../../drivers/s3/get-handler.js';
 import { isNetworkError } from '../../drivers/errors.js';
@@ -270,6 +270,49 @@ t.test('a HEAD reads no body, whatever its Content-Length says, and leaves the c
   t.equal(served.connections, 1, 'on the same connection');
   t.match(served.requests[0], /^HEAD \/bucket\/big HTTP\/1\.1\r\n/);
   t.equal(inner.calls.length, 0);
+});
+
+t.test('a PUT or DELETE the SDK\'s handler lost to a socket hang up is sent once more when its body can be', async (t) => {
+  const hangUp = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  const inner = new Inner();
+  let failures = 0;
+  inner.handle = (request: never) => {
+    inner.calls.push(request as GetRequest);
+    if (failures > 0) {
+      failures--;
+      return Promise.reject(hangUp());
+    }
+    return Promise.resolve({ response: { statusCode: 200, headers: {} } });
+  };
+  const h = new GetHandler(inner, { maxSockets: 8, connectTimeoutMs: 2000, idleTimeoutMs: 5000 });
+  t.teardown(() => h.destroy());
+  const base = get(1);
+  const cases: [string, GetRequest, number][] = [
+    ['a PUT with a buffer body', { ...base, method: 'PUT', body: Buffer.from('x') }, 2],
+    ['a copy (PUT without a body)', { ...base, method: 'PUT' }, 2],
+    ['a DELETE', { ...base, method: 'DELETE' }, 2],
+    ['a POST', { ...base, method: 'POST' }, 1],
+    ['a PUT with a stream body', { ...base, method: 'PUT', body: Readable.from([Buffer.from('x')]) }, 1],
+  ];
+  for (const [label, request, tries] of cases) {
+    inner.calls = [];
+    failures = 1;
+    const outcome = await h.handle(request).then(() => 'ok', (e: Error) => e.message);
+    t.equal(inner.calls.length, tries, `${label}: ${tries === 2 ? 'sent again' : 'not sent again'}`);
+    t.equal(outcome, tries === 2 ? 'ok' : 'socket hang up');
+  }
+  inner.calls = [];
+  failures = 2;
+  t.equal(await h.handle({ ...base, method: 'PUT' }).then(() => 'ok', (e: Error) => e.message), 'socket hang up', 'only once');
+  t.equal(inner.calls.length, 2);
+  inner.calls = [];
+  failures = 1;
+  inner.handle = (request: never) => {
+    inner.calls.push(request as GetRequest);
+    return Promise.reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
+  };
+  await t.rejects(h.handle({ ...base, method: 'PUT' }), { message: 'aborted' });
+  t.equal(inner.calls.length, 1, 'a connection lost after the response began: not sent again');
 });
 
 t.test('everything but plain-HTTP GETs and HEADs goes to the SDK\'s handler', async (t) => {

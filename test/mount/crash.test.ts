@@ -138,9 +138,10 @@ async function killWhileWriting(t: Test, target: MountTarget): Promise<void> {
   await setup.close();
   const first = await mount(target.remote, { ...dirs, env: target.env, args: ASYNC });
   // Two writers that never get to close: one overwrites an existing object in place, one makes a new file.
-  // (No O_TRUNC: truncating by path is itself acknowledged, as in the sync mode.)
+  // (No O_TRUNC: truncating by path is itself acknowledged, as in the sync mode.) They write over
+  // their first 400 MiB again and again until the daemon goes: never done before the kill, however slow the machine.
   const writer = (name: string) =>
-    sh(`python3 -c 'import os; fd = os.open("${dirs.dir}/${name}", os.O_WRONLY | os.O_CREAT); [os.write(fd, bytes(1 << 20)) for _ in range(400)]'`);
+    sh(`python3 -c 'import os, itertools; fd = os.open("${dirs.dir}/${name}", os.O_WRONLY | os.O_CREAT); [os.pwrite(fd, bytes(1 << 20), (i % 400) << 20) for i in itertools.count()]'`);
   const writers = [writer('old'), writer('fresh')];
   const staged = await waitFor(async () => {
     const names = await readdir(join(dirs.cacheDir, 'staging')).catch(() => []);
