@@ -449,7 +449,11 @@ function primerFor(fs: FileSystem, fuse: object): Primer | undefined {
   const target = fuse as Partial<PrimeTarget>;
   const cachedAttr = fs.cachedAttr?.bind(fs);
   if (cachedAttr === undefined || typeof target.prime !== 'function' || typeof target.unprime !== 'function') return undefined;
-  const primer = new Primer(target as PrimeTarget, cachedAttr, KERNEL_TTL_MS, STAT_BLOCK_SIZE);
+  const cachedStat = (path: string) => {
+    const attr = cachedAttr(path);
+    return attr === undefined ? undefined : toFuseStat(attr);
+  };
+  const primer = new Primer(target as PrimeTarget, cachedStat, KERNEL_TTL_MS);
   fs.watchListings?.((dir, names) => primer.primeChildren(dir, names));
   return primer;
 }

@@ -16,7 +16,6 @@
  * mount; changes made elsewhere show as they do through the kernel's own
  * attribute cache, within the ttl (no longer than attr_timeout).
  */
-import type { Attr } from './types.js';
 
 /** What the patched fuse-native takes: records of (path, stat) and a ttl. */
 export interface PrimeTarget {
@@ -24,13 +23,27 @@ export interface PrimeTarget {
   unprime(): void;
 }
 
+/** A stat as the adapter hands it to fuse-native (fuse-adapter.ts's toFuseStat): times in ms, 32-bit fields. */
+export interface PrimeStat {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  nlink: number;
+  ino: number;
+  blocks: number;
+  blksize: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+}
+
 /** The stat fields as fuse-native.c's populate_stat reads them: 18 uint32s. */
-export const STAT_INTS = 18;
-const NS_PER_MS = 1_000_000n;
+const STAT_INTS = 18;
 const TWO_32 = 4294967296;
 
 /** A directory's children are primed in one call only up to this many (the native table holds 65,536). */
-export const MAX_PRIMED_PER_CALL = 65_536;
+const MAX_PRIMED_PER_CALL = 65_536;
 
 /** Writes `n` (below 2^53) as two uint32s, low first. */
 function writeDouble(buf: Buffer, offset: number, n: number): number {
@@ -40,59 +53,57 @@ function writeDouble(buf: Buffer, offset: number, n: number): number {
   return offset + 8;
 }
 
-/** One record: the path's byte length, the path padded to 4 bytes, then the stat ints. */
-function writeRecord(buf: Buffer, offset: number, path: string, pathBytes: number, attr: Attr, blockSize: number): number {
+/** One record: the path's byte length, the path padded to 4 bytes, then the stat ints in populate_stat's order. */
+function writeRecord(buf: Buffer, offset: number, path: string, pathBytes: number, stat: PrimeStat): number {
   buf.writeUInt32LE(pathBytes, offset);
   buf.write(path, offset + 4, 'utf8');
   let at = offset + 4 + pathBytes;
   while (at % 4 !== 0) buf[at++] = 0;
-  at = buf.writeUInt32LE(attr.mode, at);
-  at = buf.writeUInt32LE(attr.uid, at);
-  at = buf.writeUInt32LE(attr.gid, at);
-  at = writeDouble(buf, at, attr.size);
+  at = buf.writeUInt32LE(stat.mode, at);
+  at = buf.writeUInt32LE(stat.uid, at);
+  at = buf.writeUInt32LE(stat.gid, at);
+  at = writeDouble(buf, at, stat.size);
   at = buf.writeUInt32LE(0, at); // dev
-  at = buf.writeUInt32LE(attr.nlink, at);
-  at = buf.writeUInt32LE(attr.ino >>> 0, at);
+  at = buf.writeUInt32LE(stat.nlink, at);
+  at = buf.writeUInt32LE(stat.ino, at);
   at = buf.writeUInt32LE(0, at); // rdev
-  at = buf.writeUInt32LE(blockSize, at);
-  at = writeDouble(buf, at, attr.blocks);
-  at = writeDouble(buf, at, Number(attr.atimeNs / NS_PER_MS));
-  at = writeDouble(buf, at, Number(attr.mtimeNs / NS_PER_MS));
-  return writeDouble(buf, at, Number(attr.ctimeNs / NS_PER_MS));
+  at = buf.writeUInt32LE(stat.blksize, at);
+  at = writeDouble(buf, at, stat.blocks);
+  at = writeDouble(buf, at, stat.atime);
+  at = writeDouble(buf, at, stat.mtime);
+  return writeDouble(buf, at, stat.ctime);
 }
 
-/** Encodes (path, attr) pairs as the native table's records. */
-export function encodePrimeRecords(items: { path: string; attr: Attr }[], blockSize: number): Buffer {
+/** Encodes (path, stat) pairs as the native table's records. */
+function encodePrimeRecords(items: { path: string; stat: PrimeStat }[]): Buffer {
   const sizes = items.map((item) => Buffer.byteLength(item.path, 'utf8'));
   let total = 0;
   for (const bytes of sizes) total += 4 + Math.ceil(bytes / 4) * 4 + STAT_INTS * 4;
   const buf = Buffer.allocUnsafe(total);
   let offset = 0;
-  items.forEach((item, i) => (offset = writeRecord(buf, offset, item.path, sizes[i]!, item.attr, blockSize)));
+  items.forEach((item, i) => (offset = writeRecord(buf, offset, item.path, sizes[i]!, item.stat)));
   return buf;
 }
 
 export class Primer {
   constructor(
     private readonly target: PrimeTarget,
-    /** getattr's answer from the cache right now, or undefined (FileSystem.cachedAttr). */
-    private readonly cachedAttr: (path: string) => Attr | undefined,
+    /** getattr's answer from the cache right now, as fuse-native takes it, or undefined (FileSystem.cachedAttr). */
+    private readonly cachedStat: (path: string) => PrimeStat | undefined,
     private readonly ttlMs: number,
-    private readonly blockSize: number,
   ) {}
 
   /** Primes the children `names` of `dir` with what getattr would answer for them now. */
   primeChildren(dir: string, names: readonly string[]): void {
-    const items: { path: string; attr: Attr }[] = [];
+    const items: { path: string; stat: PrimeStat }[] = [];
     const base = dir === '/' ? '/' : `${dir}/`;
     for (const name of names) {
       if (items.length >= MAX_PRIMED_PER_CALL) break;
-      if (name === '.' || name === '..') continue;
       const path = base + name;
-      const attr = this.cachedAttr(path);
-      if (attr !== undefined) items.push({ path, attr });
+      const stat = this.cachedStat(path);
+      if (stat !== undefined) items.push({ path, stat });
     }
-    if (items.length > 0) this.target.prime(encodePrimeRecords(items, this.blockSize), this.ttlMs);
+    if (items.length > 0) this.target.prime(encodePrimeRecords(items), this.ttlMs);
   }
 
   /** Forgets every primed answer: called before any operation that may change what getattr answers. */

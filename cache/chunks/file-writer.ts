@@ -96,8 +96,14 @@ export class ChunkFileWriter {
     this.worker = undefined;
     this.unavailable = true;
     if (worker === undefined) return;
-    worker.ref(); // an unreferenced worker would let the process end before its exit is seen
-    await worker.terminate();
+    // A thread being terminated keeps the event loop alive for nothing, referenced or not (seen under
+    // tap): without this timer the process could end here and whatever follows close() never run.
+    const hold = setInterval(() => undefined, 1000);
+    try {
+      await worker.terminate();
+    } finally {
+      clearInterval(hold);
+    }
   }
 
   private start(): Worker | undefined {
