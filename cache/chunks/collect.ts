@@ -13,6 +13,15 @@
  * `gc` is not exposed to a program started without --expose-gc; it can be
  * obtained at run time (the Node documentation's v8.setFlagsFromString
  * example). Where that fails, collecting is a no-op and only memory suffers.
+ *
+ * Measured on Node 20 (V8 11.3), 64 MiB of dropped buffers, memory freed:
+ *   - `gc({ type: 'major', execution: 'sync' })` returned in 0.2 ms and
+ *     freed nothing, even 100 ms and a second call later: no full collection;
+ *   - `gc()` (no options) took ~2 ms; the memory went only when V8's
+ *     background sweeper got to it, 0–50 ms later;
+ *   - `gc()` with --no-concurrent-array-buffer-sweeping: freed on return.
+ * So a full collection here is `gc()`, with array buffers swept during the
+ * collection itself (that flag can be set at run time).
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -28,6 +37,8 @@ function obtain(): Collector | null {
   if (collector === undefined) {
     try {
       setFlagsFromString('--expose-gc');
+      // A buffer dropped before an allocation that takes its place is freed by the collection, not some time after it.
+      setFlagsFromString('--no-concurrent-array-buffer-sweeping');
       const gc: unknown = runInNewContext('gc');
       collector = typeof gc === 'function' ? (gc as Collector) : null;
     } catch {
@@ -56,7 +67,11 @@ export function collectSoon(): void {
   obtain()?.({ type: 'major', execution: 'async' });
 }
 
-/** A full collection now: dropped long-lived buffers are freed before a new allocation takes their place. */
+/**
+ * A full collection now: dropped long-lived buffers are freed before a new
+ * allocation takes their place. Call it from a frame that did not hold them
+ * (the caller's locals are roots of the collection).
+ */
 export function collectNow(): void {
-  obtain()?.({ type: 'major', execution: 'sync' });
+  obtain()?.();
 }

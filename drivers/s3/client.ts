@@ -71,10 +71,9 @@ export function createS3Client(options: S3BackendOptions): S3Client {
     // Optional CRC checksums cost CPU on every byte and some S3-compatible servers reject them.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    // The middleware stack is resolved once per command class, not on every send: that alone cost
-    // ~0.1 ms of CPU per request (a directory rename sends one copy per file). A send given options,
-    // or a command carrying middleware of its own (list.ts), still resolves its own stack.
-    cacheMiddleware: true,
+    // Not cacheMiddleware: a cached stack shares one handler context between concurrent sends of a
+    // command class, and the endpoint middleware writes the request's endpoint into it after an
+    // await, so one request could be serialized with another's endpoint (its bucket).
     requestHandler: {
       httpAgent: new http.Agent(agentOptions),
       httpsAgent: new https.Agent(agentOptions),

@@ -68,8 +68,7 @@ async function fetchPage(client: S3Client, bucket: string, options: ListOptions,
   });
   let read: ListPage | undefined;
   readBodyFirst(command, (page) => (read = page));
-  // Options ({}) make the client resolve this command's own stack: the middleware above is this call's alone.
-  const out = await s3Call({ op: 'ListObjectsV2', bucket, notFound: 'NoSuchBucket' }, () => client.send(command, {}));
+  const out = await s3Call({ op: 'ListObjectsV2', bucket, notFound: 'NoSuchBucket' }, () => client.send(command));
   noteBucketSeen(client, bucket);
   if (read !== undefined) return read;
   // Decode only what the server says it encoded: some servers ignore EncodingType.

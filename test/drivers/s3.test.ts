@@ -147,6 +147,36 @@ async function rgwSpecifics(t: Test, server: S3Server): Promise<void> {
   await t.test('what RGW refuses is mapped sensibly', (t) => refusalTests(t, backend, bucket));
   await t.test('reset connections and secrets in messages', (t) => connectionTests(t, server, bucket));
   await t.test('absent keys: one HeadBucket tells a missing key from a missing bucket for a while', (t) => absentKeyTests(t, server));
+  await t.test('one client, two buckets at once: every request goes to its own bucket', (t) => twoBucketTests(t, server));
+}
+
+/**
+ * Requests of one command class to two buckets in flight together, through
+ * one client. The SDK's cached middleware stack (cacheMiddleware) shares one
+ * context between such sends and writes each one's endpoint into it after an
+ * await: objects then landed in the other bucket.
+ */
+async function twoBucketTests(t: Test, server: S3Server): Promise<void> {
+  const backend = backendFor(server);
+  const buckets = [freshBucketName(), freshBucketName()] as const;
+  t.teardown(async () => {
+    for (const bucket of buckets) await cleanUp(t, backend, bucket);
+    await backend.close();
+  });
+  for (const bucket of buckets) await backend.createBucket(bucket);
+  const PER_BUCKET = 40;
+  await Promise.all(Array.from({ length: PER_BUCKET * 2 }, async (_, i) => {
+    const bucket = buckets[i % 2] as string;
+    await backend.put(bucket, `put-${i}`, Buffer.from(bucket));
+    await backend.copy({ bucket, key: `put-${i}` }, { bucket, key: `copy-${i}` });
+  }));
+  for (const [n, bucket] of buckets.entries()) {
+    const page = await backend.listPage(bucket, {});
+    const want = Array.from({ length: PER_BUCKET }, (_, j) => j * 2 + n).flatMap((i) => [`copy-${i}`, `put-${i}`]).sort();
+    t.same(page.objects.map((o) => o.key).sort(), want, `${bucket}: its own puts and copies, no other`);
+    const bodies = await Promise.all(page.objects.map(async (o) => (await readAll((await backend.get(bucket, o.key)).body)).toString()));
+    t.ok(bodies.every((b) => b === bucket), `${bucket}: every body names it`);
+  }
 }
 
 async function absentKeyTests(t: Test, server: S3Server): Promise<void> {

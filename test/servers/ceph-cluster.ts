@@ -8,7 +8,7 @@
  *
  * It knows nothing of tap or of state files: see rgw.ts for who owns a cluster.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,6 +79,34 @@ export async function startRgwCluster(ownerPid: number, extraPaths: string[] = [
 /** Kills the cluster's daemons and watchdog and removes its dir and `extraPaths`. Synchronous, so it can run in an 'exit' hook. */
 export function stopRgwCluster(cluster: Pick<RgwCluster, 'dir' | 'watchdogPid'>, extraPaths: string[] = []): void {
   stopHarness(cluster.dir, cluster.watchdogPid, [cluster.dir, ...extraPaths]);
+}
+
+interface TrackedOp {
+  description?: string;
+  duration?: number;
+  type_data?: { flag_point?: string };
+}
+
+/**
+ * What the OSD says went slow or is stuck: requests that took over 10 s
+ * (the OSD keeps the last 20) and requests blocked now, one line each.
+ * Empty when all went well or the cluster is gone; never throws. A test
+ * that timed out on the gateway (a request with no answer) is explained
+ * by these lines, printed at the end of the run.
+ */
+export function slowOpsReport(cluster: Pick<RgwCluster, 'dir'>): string[] {
+  const ask = (command: string): TrackedOp[] => {
+    try {
+      const out = execFileSync('ceph', ['--admin-daemon', join(cluster.dir, 'run', 'osd.0.asok'), command], { timeout: 10_000, encoding: 'utf8' });
+      const parsed = JSON.parse(out) as { Ops?: TrackedOp[]; ops?: TrackedOp[] };
+      return parsed.Ops ?? parsed.ops ?? [];
+    } catch {
+      return [];
+    }
+  };
+  const line = (kind: string, op: TrackedOp) =>
+    `${kind} ${(op.duration ?? 0).toFixed(1)} s (${op.type_data?.flag_point ?? '?'}): ${op.description ?? '?'}`;
+  return [...ask('dump_historic_slow_ops').map((op) => line('slow', op)), ...ask('dump_blocked_ops').map((op) => line('blocked', op))];
 }
 
 /** One start attempt: the steps in order, the daemons it spawned, and what to report if a step fails. */

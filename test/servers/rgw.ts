@@ -14,7 +14,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CEPH_PROGRAMS, startRgwCluster, stopRgwCluster, type RgwCluster } from './ceph-cluster.js';
+import { CEPH_PROGRAMS, slowOpsReport, startRgwCluster, stopRgwCluster, type RgwCluster } from './ceph-cluster.js';
 import { livePids, onPath, type S3Server, type Skipped } from './common.js';
 
 export type { S3Server, Skipped } from './common.js';
@@ -54,10 +54,15 @@ export async function startRgw(ownerPid: number, extraPaths: string[] = []): Pro
   }
 }
 
-/** Stops the cluster a state describes (if any) and removes its state file. */
-export function stopRgw(state: RgwState): void {
-  if ('cluster' in state) stopRgwCluster(state.cluster, [rgwStatePath(state.owner)]);
-  else rmSync(rgwStatePath(state.owner), { force: true });
+/** Stops the cluster a state describes (if any) and removes its state file; first returns what went slow in it (slowOpsReport). */
+export function stopRgw(state: RgwState): string[] {
+  if (!('cluster' in state)) {
+    rmSync(rgwStatePath(state.owner), { force: true });
+    return [];
+  }
+  const report = slowOpsReport(state.cluster);
+  stopRgwCluster(state.cluster, [rgwStatePath(state.owner)]);
+  return report;
 }
 
 let privateGateway: Promise<S3Server | Skipped> | undefined;

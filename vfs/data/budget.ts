@@ -92,7 +92,7 @@ export class ByteBudget {
     // None fits (fill pieces are a chunk, parts larger): kept buffers beside the new one stay within the limit, with
     // what is lent (at most the bytes reserved). Without this, 64 MiB of kept 8 MiB pieces stayed beside 64 MiB of
     // new 32 MiB parts: an async upload of a 256 MiB file changed at random peaked 64 MiB over its share.
-    this.shed(this.limit - this.used, collectNow);
+    if (this.shed(this.limit - this.used)) collectNow();
     const buffer = Buffer.allocUnsafeSlow(bytes);
     this.owned.add(buffer.buffer);
     return buffer;
@@ -122,25 +122,27 @@ export class ByteBudget {
 
   /** Drops every kept buffer now (their memory goes before another consumer allocates its own). */
   dropKept(): void {
-    this.shed(0, collectNow);
+    if (this.shed(0)) collectNow();
   }
 
   private keep(buffer: Buffer): void {
     if (this.free.some((b) => b.buffer === buffer.buffer)) return; // given back twice: lent once more would be shared
     this.free.push(buffer);
-    this.shed(this.limit);
+    if (this.shed(this.limit)) collectSoon();
   }
 
   /**
    * Drops kept buffers, oldest first, until they hold at most `room` bytes;
-   * then collects, so their memory goes now, not at some later collection
-   * (synchronously before an allocation that takes their place).
+   * true if it dropped any. The caller then collects, so their memory goes
+   * now, not at some later collection (synchronously before an allocation
+   * that takes their place) — after this returns: a collection run from
+   * here found the last buffer dropped still held by this frame, and kept it.
    */
-  private shed(room: number, collect = collectSoon): void {
+  private shed(room: number): boolean {
     let kept = this.kept;
-    if (kept === 0 || kept <= room) return;
+    if (kept === 0 || kept <= room) return false;
     while (kept > room && this.free.length > 0) kept -= (this.free.shift() as Buffer).length;
-    collect();
+    return true;
   }
 
   private fits(bytes: number): boolean {
