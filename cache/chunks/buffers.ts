@@ -1,6 +1,6 @@
 /**
- * The chunk store's memory: a fixed number of chunk-sized buffers, allocated
- * on first need and reused for good. Every chunk the store fetches from the
+ * The chunk store's memory: at most `max` chunk-sized buffers, allocated on
+ * first need and reused while the store is busy. Every chunk the store fetches from the
  * bucket lands in one of them, so the bytes of chunks in memory (fetches in
  * flight, the memory LRU, the disk write backlog) never pass `max` buffers.
  *
@@ -9,6 +9,13 @@
  * memory grew by hundreds of MiB during a 1 GiB read (and a multipart upload
  * assembling parts from a 256 MiB object peaked 250 MiB above its budget).
  *
+ * Once no buffer has been taken for IDLE_MS, `idle()` runs (the store gives
+ * back the chunks it keeps only as a memory cache) and the spare buffers go:
+ * a mount that stopped reading should not hold its chunk buffers (up to the
+ * whole chunk share of --memory-limit) while it writes, as the upload budget
+ * gives back its part buffers (vfs/data/budget.ts). The next read allocates
+ * them again.
+ *
  * A buffer comes back through `recycle` once nothing refers to it: the store
  * recycles a chunk when it has left the memory LRU and its file is written,
  * or when its fetch failed; a reader copies out of a chunk before its next
@@ -16,23 +23,31 @@
  * chunk from the memory LRU, then waits for a recycle: fetches in flight and
  * disk writes always end, so a waiter is never stuck for good.
  */
+import { collectSoon } from './collect.js';
+
+/** How long the pool's spare buffers outlive its last use. */
+export const IDLE_MS = 1000;
+
 export class BufferPool {
-  private readonly spare: Buffer[] = [];
+  private spare: Buffer[] = [];
   /** The whole allocations this pool made (a chunk may be a view of one: the last chunk of an object is shorter). */
   private readonly owned = new WeakSet<ArrayBufferLike>();
   private allocated = 0;
   private readonly waiting: ((buffer: Buffer) => void)[] = [];
+  private trimmer: NodeJS.Timeout | undefined;
 
   /**
    * `size`: bytes per buffer; `max`: buffers at most; `reclaim()`: frees a
    * chunk held only for caching (false when there is none); `beforeGrow()`:
-   * runs before each allocation.
+   * runs before each allocation; `idle()`: gives back the chunks held only for
+   * caching, before an idle pool lets its spare buffers go.
    */
   constructor(
     readonly size: number,
     readonly max: number,
     private readonly reclaim: () => boolean = () => false,
     private readonly beforeGrow: () => void = () => undefined,
+    private readonly idle: () => void = () => undefined,
   ) {}
 
   /** Bytes of buffers allocated (in use or spare). */
@@ -42,6 +57,7 @@ export class BufferPool {
 
   /** A buffer of `length` ≤ size bytes (uninitialised), waiting while all `max` are in use. */
   async take(length: number): Promise<Buffer> {
+    this.trimLater();
     for (;;) {
       const buffer = this.spare.pop() ?? this.allocate();
       if (buffer !== undefined) return buffer.subarray(0, length);
@@ -59,6 +75,29 @@ export class BufferPool {
     const next = this.waiting.shift();
     if (next !== undefined) next(back);
     else this.spare.push(back);
+  }
+
+  /** After IDLE_MS without a take: `idle()`, then the spare buffers go. */
+  private trimLater(): void {
+    if (this.trimmer !== undefined) {
+      this.trimmer.refresh();
+      return;
+    }
+    this.trimmer = setTimeout(() => {
+      this.trimmer = undefined;
+      this.idle();
+      if (this.spare.length === 0) return;
+      this.allocated -= this.spare.length;
+      this.spare = [];
+      collectSoon();
+    }, IDLE_MS);
+    this.trimmer.unref();
+  }
+
+  /** Stops the idle timer (the store is closing). */
+  close(): void {
+    clearTimeout(this.trimmer);
+    this.trimmer = undefined;
   }
 
   private allocate(): Buffer | undefined {

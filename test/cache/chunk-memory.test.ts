@@ -4,14 +4,14 @@
  * asking to reclaim a cached chunk; a buffer goes back whole from a view of
  * it; foreign buffers are never taken in — and the store reading many times
  * its memory share (readahead runs and single fetches) never holding more
- * than its pool, every byte right. `readDirect` (for upload parts): one GET
+ * than its pool, every byte right; an idle store gives its buffers back. `readDirect` (for upload parts): one GET
  * per run of uncached chunks straight into the caller's buffer, cached ones
  * served from the cache, nothing added to the cache.
  */
 import { randomBytes } from 'node:crypto';
 import t, { type Test } from 'tap';
 import type { ChunkSource } from '../../cache/chunks.js';
-import { BufferPool } from '../../cache/chunks/buffers.js';
+import { BufferPool, IDLE_MS } from '../../cache/chunks/buffers.js';
 import { CHUNK, rig } from './chunk-rig.js';
 
 const bytes = randomBytes(64 * CHUNK);
@@ -36,6 +36,19 @@ t.test('the store asks beforeGrow before each new chunk buffer, never for a reus
   t.ok(into.equals(bytes.subarray(0, 32 * CHUNK)));
   t.equal(grows * CHUNK, store.stats().memoryBytes, `once per buffer allocated (${grows})`);
   t.ok(grows >= 1 && grows <= 4, 'at most the pool of 4, though 32 chunks went through it');
+});
+
+t.test('an idle store lets its chunk buffers go, cached ones included; the next read allocates again', async (t) => {
+  const { store, source } = await storeOn(t, 4 * CHUNK);
+  const into = Buffer.alloc(8 * CHUNK);
+  store.prefetch(source, Array.from({ length: 8 }, (_, i) => i));
+  await store.read(source, 0, 8 * CHUNK, into, 0);
+  t.ok(store.stats().memoryBytes > 0, `${store.stats().memoryBytes / CHUNK} buffers after a read`);
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 300));
+  t.equal(store.stats().memoryBytes, 0, `none ${IDLE_MS} ms after the last take`);
+  await store.read(source, 8 * CHUNK, 16 * CHUNK, into, 0);
+  t.ok(into.equals(bytes.subarray(8 * CHUNK, 16 * CHUNK)), 'the next read is right');
+  t.ok(store.stats().memoryBytes > 0, 'with buffers allocated again');
 });
 
 t.test('the buffer pool: at most max buffers, waiters served by recycles, reclaim asked first', async (t) => {
