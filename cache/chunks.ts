@@ -120,14 +120,7 @@ export class ChunkStore {
     this.fetcher = options.fetch;
     this.streamer = options.stream;
     // Every chunk in memory is one of these buffers: the memory share bounds them all (at least two, so a fetch can land beside a chunk being written).
-    this.buffers = new BufferPool(
-      this.chunkSize,
-      Math.max(2, Math.floor(memoryBytes / this.chunkSize)),
-      () => this.memory.pop() !== undefined,
-      options.beforeGrow,
-      // Idle: the chunks kept in memory are on disk (or being written); their buffers go with the spare ones.
-      () => this.memory.clear(),
-    );
+    this.buffers = new BufferPool(this.chunkSize, Math.max(2, Math.floor(memoryBytes / this.chunkSize)), () => this.memory.pop() !== undefined, options.beforeGrow);
     this.log = options.log ?? (() => undefined);
     this.disk = new DiskBound(this.maxBytes, (id) => this.forgetFile(id));
     this.memory = new LRUCache<string, Buffer>({

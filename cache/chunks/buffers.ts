@@ -9,12 +9,13 @@
  * memory grew by hundreds of MiB during a 1 GiB read (and a multipart upload
  * assembling parts from a 256 MiB object peaked 250 MiB above its budget).
  *
- * Once no buffer has been taken for IDLE_MS, `idle()` runs (the store gives
- * back the chunks it keeps only as a memory cache) and the spare buffers go:
- * a mount that stopped reading should not hold its chunk buffers (up to the
- * whole chunk share of --memory-limit) while it writes, as the upload budget
- * gives back its part buffers (vfs/data/budget.ts). The next read allocates
- * them again.
+ * Once no buffer has been taken for IDLE_MS, the spare ones go: a mount that
+ * stopped reading should not hold its chunk buffers (up to the whole chunk
+ * share of --memory-limit) while it writes, as the upload budget gives back
+ * its part buffers (vfs/data/budget.ts). The next fetch allocates again. The
+ * chunks in the memory LRU stay (a quarter of the share at most): reads of
+ * cached chunks use them without taking a buffer, so an idle pool says
+ * nothing about whether they are still read.
  *
  * A buffer comes back through `recycle` once nothing refers to it: the store
  * recycles a chunk when it has left the memory LRU and its file is written,
@@ -39,15 +40,13 @@ export class BufferPool {
   /**
    * `size`: bytes per buffer; `max`: buffers at most; `reclaim()`: frees a
    * chunk held only for caching (false when there is none); `beforeGrow()`:
-   * runs before each allocation; `idle()`: gives back the chunks held only for
-   * caching, before an idle pool lets its spare buffers go.
+   * runs before each allocation.
    */
   constructor(
     readonly size: number,
     readonly max: number,
     private readonly reclaim: () => boolean = () => false,
     private readonly beforeGrow: () => void = () => undefined,
-    private readonly idle: () => void = () => undefined,
   ) {}
 
   /** Bytes of buffers allocated (in use or spare). */
@@ -77,7 +76,7 @@ export class BufferPool {
     else this.spare.push(back);
   }
 
-  /** After IDLE_MS without a take: `idle()`, then the spare buffers go. */
+  /** After IDLE_MS without a take, the spare buffers go. */
   private trimLater(): void {
     if (this.trimmer !== undefined) {
       this.trimmer.refresh();
@@ -85,7 +84,6 @@ export class BufferPool {
     }
     this.trimmer = setTimeout(() => {
       this.trimmer = undefined;
-      this.idle();
       if (this.spare.length === 0) return;
       this.allocated -= this.spare.length;
       this.spare = [];

@@ -21,7 +21,8 @@
  *     background sweeper got to it, 0–50 ms later;
  *   - `gc()` with --no-concurrent-array-buffer-sweeping: freed on return.
  * So a full collection here is `gc()`, with array buffers swept during the
- * collection itself (that flag can be set at run time).
+ * collection itself: the flag is set at run time around that one call, so
+ * every other collection keeps sweeping off the JS thread.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -37,8 +38,6 @@ function obtain(): Collector | null {
   if (collector === undefined) {
     try {
       setFlagsFromString('--expose-gc');
-      // A buffer dropped before an allocation that takes its place is freed by the collection, not some time after it.
-      setFlagsFromString('--no-concurrent-array-buffer-sweeping');
       const gc: unknown = runInNewContext('gc');
       collector = typeof gc === 'function' ? (gc as Collector) : null;
     } catch {
@@ -73,5 +72,12 @@ export function collectSoon(): void {
  * (the caller's locals are roots of the collection).
  */
 export function collectNow(): void {
-  obtain()?.();
+  const gc = obtain();
+  if (gc === null) return;
+  setFlagsFromString('--no-concurrent-array-buffer-sweeping');
+  try {
+    gc();
+  } finally {
+    setFlagsFromString('--concurrent-array-buffer-sweeping');
+  }
 }

@@ -38,14 +38,16 @@ t.test('the store asks beforeGrow before each new chunk buffer, never for a reus
   t.ok(grows >= 1 && grows <= 4, 'at most the pool of 4, though 32 chunks went through it');
 });
 
-t.test('an idle store lets its chunk buffers go, cached ones included; the next read allocates again', async (t) => {
-  const { store, source } = await storeOn(t, 4 * CHUNK);
+t.test('an idle store lets its spare chunk buffers go, keeps the cached chunks; the next read allocates again', async (t) => {
+  const { store, source } = await storeOn(t, 8 * CHUNK);
   const into = Buffer.alloc(8 * CHUNK);
   store.prefetch(source, Array.from({ length: 8 }, (_, i) => i));
   await store.read(source, 0, 8 * CHUNK, into, 0);
-  t.ok(store.stats().memoryBytes > 0, `${store.stats().memoryBytes / CHUNK} buffers after a read`);
+  const busy = store.stats().memoryBytes;
+  t.ok(busy > 2 * CHUNK, `${busy / CHUNK} buffers after a read`);
   await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 300));
-  t.equal(store.stats().memoryBytes, 0, `none ${IDLE_MS} ms after the last take`);
+  // The memory LRU holds a quarter of the share: two chunks of eight.
+  t.ok(store.stats().memoryBytes <= 2 * CHUNK, `${store.stats().memoryBytes / CHUNK} left ${IDLE_MS} ms after the last take: the cached chunks only`);
   await store.read(source, 8 * CHUNK, 16 * CHUNK, into, 0);
   t.ok(into.equals(bytes.subarray(8 * CHUNK, 16 * CHUNK)), 'the next read is right');
   t.ok(store.stats().memoryBytes > 0, 'with buffers allocated again');
