@@ -1,15 +1,16 @@
 /**
  * The chunk store's memory: at most `max` chunk-sized buffers, allocated on
- * first need and reused while the store is busy. Every chunk the store fetches from the
- * bucket lands in one of them, so the bytes of chunks in memory (fetches in
- * flight, the memory LRU, the disk write backlog) never pass `max` buffers.
+ * first need and reused while the store is busy. Every chunk the store
+ * fetches from the bucket lands in one of them, so the bytes of chunks in
+ * memory (fetches in flight, the memory LRU, the disk write backlog) never
+ * pass `max` buffers.
  *
  * Why fixed and reused: a long sequential read allocated one 8 MiB buffer per
  * chunk; dropped, they waited for the garbage collector and the daemon's
  * memory grew by hundreds of MiB during a 1 GiB read (and a multipart upload
  * assembling parts from a 256 MiB object peaked 250 MiB above its budget).
  *
- * Once no buffer has been taken for IDLE_MS, the spare ones go: a mount that
+ * Once no buffer has been taken for IDLE_BUFFERS_MS, the spare ones go: a mount that
  * stopped reading should not hold its chunk buffers (up to the whole chunk
  * share of --memory-limit) while it writes, as the upload budget gives back
  * its part buffers (vfs/data/budget.ts). The next fetch allocates again. The
@@ -24,10 +25,7 @@
  * chunk from the memory LRU, then waits for a recycle: fetches in flight and
  * disk writes always end, so a waiter is never stuck for good.
  */
-import { collectSoon } from './collect.js';
-
-/** How long the pool's spare buffers outlive its last use. */
-export const IDLE_MS = 1000;
+import { collectSoon, IDLE_BUFFERS_MS } from './collect.js';
 
 export class BufferPool {
   private spare: Buffer[] = [];
@@ -76,7 +74,7 @@ export class BufferPool {
     else this.spare.push(back);
   }
 
-  /** After IDLE_MS without a take, the spare buffers go. */
+  /** After IDLE_BUFFERS_MS without a take, the spare buffers go. */
   private trimLater(): void {
     if (this.trimmer !== undefined) {
       this.trimmer.refresh();
@@ -88,7 +86,7 @@ export class BufferPool {
       this.allocated -= this.spare.length;
       this.spare = [];
       collectSoon();
-    }, IDLE_MS);
+    }, IDLE_BUFFERS_MS);
     this.trimmer.unref();
   }
 

@@ -29,6 +29,9 @@ import { runInNewContext } from 'node:vm';
 
 type Collector = (options?: { type?: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
 
+/** How long idle buffers (the upload budget's kept parts, the chunk pool's spare ones) outlive their last use. */
+export const IDLE_BUFFERS_MS = 1000;
+
 /** Bytes fetched between two minor collections. */
 export const COLLECT_EVERY = 8 * 1024 * 1024;
 

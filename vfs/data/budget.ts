@@ -1,7 +1,4 @@
-import { collectNow, collectSoon } from '../../cache/chunks/collect.js';
-
-/** How long kept buffers outlive the last use of the budget. */
-const IDLE_MS = 1000;
+import { collectNow, collectSoon, IDLE_BUFFERS_MS } from '../../cache/chunks/collect.js';
 
 /**
  * A byte budget shared by everyone who needs memory for an upload (a part
@@ -105,7 +102,7 @@ export class ByteBudget {
   }
 
   /**
-   * Once nothing has been taken for IDLE_MS, the kept buffers go: a mount
+   * Once nothing has been taken for IDLE_BUFFERS_MS, the kept buffers go: a mount
    * that stopped writing should not hold its part buffers (up to the whole
    * upload share) while it reads. The next upload allocates them again.
    */
@@ -116,7 +113,7 @@ export class ByteBudget {
       if (this.used !== 0) return;
       this.free = [];
       collectSoon();
-    }, IDLE_MS);
+    }, IDLE_BUFFERS_MS);
     this.trimmer.unref();
   }
 
