@@ -482,6 +482,9 @@ export async function mountFileSystem(fs: FileSystem, mountpoint: string, option
   const fuse = new SizeCheckedFuse(mountpoint, operations.table() as FuseOperations, fuseOptions as unknown as FuseOptions);
   operations.primer = primerFor(fs, fuse);
   await new Promise<void>((resolve, reject) => fuse.mount((err) => (err ? reject(err) : resolve())));
+  // The patched fuse-native refuses other xattr names on the FUSE thread (patches/, "xattr namespace").
+  const xattrs = fuse as { xattrNamespace?: (prefix: string) => void };
+  if (fs.xattrNamespace !== undefined) xattrs.xattrNamespace?.(fs.xattrNamespace);
   let unmounting: Promise<void> | undefined;
   return {
     mountpoint,

@@ -152,6 +152,13 @@ export interface FileSystem {
   release(path: string, fh: number): Promise<void>;
 
   setxattr(path: string, name: string, value: Buffer, flags: number): Promise<void>;
+  /**
+   * The prefix every extended attribute name this file system serves starts
+   * with (e.g. 'user.'): getxattr of any other name fails with ENOTSUP, and
+   * the adapter may answer it so without calling getxattr. The kernel asks
+   * for security.capability before every write(2).
+   */
+  readonly xattrNamespace?: string;
   getxattr(path: string, name: string): Promise<Buffer>;
   listxattr(path: string): Promise<string[]>;
   removexattr(path: string, name: string): Promise<void>;

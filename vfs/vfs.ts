@@ -44,7 +44,7 @@ import { Lookup } from './namespace/lookup.js';
 import { OpenFiles } from './namespace/open-files.js';
 import { Renamer } from './namespace/rename.js';
 import { Setattr } from './namespace/setattr.js';
-import { Xattrs } from './namespace/xattrs.js';
+import { XATTR_NAMESPACE, Xattrs } from './namespace/xattrs.js';
 
 export interface VfsOptions extends NamespaceOptions, DataTuning {
   container: Container;
@@ -223,6 +223,8 @@ export class Vfs implements FileSystem, MountControl {
     const n = STATFS_PLENTY;
     return { bsize: 4096, frsize: 4096, blocks: n, bfree: n, bavail: n, files: n, ffree: n, favail: n, namemax: NAME_MAX };
   }
+
+  readonly xattrNamespace = XATTR_NAMESPACE;
 
   getxattr(path: string, name: string): Promise<Buffer> {
     return this.p.xattrs.get(path, name);

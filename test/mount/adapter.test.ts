@@ -171,7 +171,10 @@ class MemoryFileSystem implements FileSystem {
     if (!name.startsWith('user.')) throw new VfsError('ENOTSUP', name);
     xattrs.set(name, value);
   }
+  readonly xattrNamespace = 'user.';
   async getxattr(path: string, name: string) {
+    this.calls.push(['getxattr', path, name]);
+    if (!name.startsWith(this.xattrNamespace)) throw new VfsError('ENOTSUP', name);
     const value = this.get(path).xattrs.get(name);
     if (value === undefined) throw new VfsError('ENODATA', name);
     return value;
@@ -292,6 +295,20 @@ EOF`);
   t.same(fs.calls.filter(([op, , name]) => op === 'setxattr' && name === 'user.nothing'), [['setxattr', '/x', 'user.nothing', 'x', 2]], 'XATTR_REPLACE arrives as flags 2');
   t.match((await sh(`getfattr --absolute-names -n user.missing ${mnt}/x`)).stderr, /No such attribute/, 'ENODATA');
   t.match((await sh(`setfattr -n trusted.x -v 1 ${mnt}/x`)).stderr, /Operation not supported/, 'ENOTSUP');
+});
+
+t.test('xattr names outside the namespace get ENOTSUP on the FUSE thread: write(2) costs no getxattr call', async (t) => {
+  fs.add('/caps', 0o100644);
+  const getxattrs = () => fs.calls.filter(([op]) => op === 'getxattr').map(([, path, name]) => `${String(path)} ${String(name)}`);
+  const before = getxattrs().length;
+  // Before each write(2) the kernel asks for security.capability (to drop file capabilities).
+  const r = await sh(`dd if=/dev/zero of=${mnt}/caps bs=64k count=8 conv=notrunc status=none && stat -c %s ${mnt}/caps`);
+  t.equal(r.stdout, `${8 * 64 * 1024}\n`, r.stderr);
+  t.match((await sh(`getfattr --absolute-names -n security.selinux ${mnt}/caps`)).stderr, /Operation not supported/, 'ENOTSUP');
+  t.match((await sh(`getfattr --absolute-names -n trusted.x ${mnt}/caps`)).stderr, /Operation not supported/, 'ENOTSUP');
+  t.same(getxattrs().slice(before), [], 'none of them reached the file system');
+  t.match((await sh(`getfattr --absolute-names -n user.missing ${mnt}/caps`)).stderr, /No such attribute/, 'names inside it still do');
+  t.same(getxattrs().slice(before), ['/caps user.missing']);
 });
 
 t.test('readdir of 5,000 names, with . and .. and file types', async (t) => {

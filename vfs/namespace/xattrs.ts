@@ -15,7 +15,9 @@ import type { NamespaceContext } from './context.js';
 import { headOrAbsent } from './remote.js';
 import type { Setattr } from './setattr.js';
 
-const USER = 'user.';
+/** The one namespace served (FileSystem.xattrNamespace): other names get ENOTSUP. */
+export const XATTR_NAMESPACE = 'user.';
+const USER = XATTR_NAMESPACE;
 const VIRTUAL = 'user.bucketfs.';
 /** S3's limit on user metadata: the UTF-8 bytes of every name and value together. */
 export const MAX_METADATA_BYTES = 2048;
