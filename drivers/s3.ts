@@ -34,14 +34,15 @@ import type {
 } from './contract.js';
 import { OtherError } from './errors.js';
 import type { ByteRange } from './range.js';
-import { DEFAULT_REGION, createS3Client, defaultLabel, type S3BackendOptions } from './s3/client.js';
+import { DEFAULT_REGION, createLeanS3, createS3Client, defaultLabel, type S3BackendOptions } from './s3/client.js';
 import * as buckets from './s3/buckets.js';
 import { deleteObjects } from './s3/delete-many.js';
 import * as features from './s3/features.js';
 import { listObjectsPage } from './s3/list.js';
 import * as multipart from './s3/multipart.js';
 import * as objects from './s3/objects.js';
-import { s3Url } from './s3/errors.js';
+import { s3Call, s3Url, translateS3Error } from './s3/errors.js';
+import { leanCopy, leanPut, type LeanS3 } from './s3/lean.js';
 
 export type { S3BackendOptions } from './s3/client.js';
 
@@ -66,6 +67,8 @@ export class S3Backend extends BaseBackend implements Backend {
   readonly label: string;
   readonly capabilities: Capabilities = S3_CAPABILITIES;
   private readonly client: S3Client;
+  /** Small PUTs, copies and deletes without the SDK's middleware (lean.ts); undefined where the endpoint does not allow. */
+  private readonly lean: LeanS3 | undefined;
   private readonly region: string;
   private closed = false;
 
@@ -74,6 +77,7 @@ export class S3Backend extends BaseBackend implements Backend {
     this.label = defaultLabel(options);
     this.region = options.region ?? DEFAULT_REGION;
     this.client = createS3Client(options);
+    this.lean = createLeanS3(this.client, options);
   }
 
   /**
@@ -113,14 +117,28 @@ export class S3Backend extends BaseBackend implements Backend {
   async put(bucket: string, key: string, body: Body, options?: PutOptions): Promise<WriteResult> {
     this.checkKey(bucket, key);
     if (options?.acl !== undefined) this.checkAcl(options.acl);
+    const lean = this.lean;
+    const fields = lean === undefined ? undefined : leanPut(body, options);
+    if (lean !== undefined && fields !== undefined) {
+      return s3Call({ op: 'PutObject', bucket, key }, () => lean.put(bucket, key, body as Buffer, fields));
+    }
     return objects.putObject(this.client, bucket, key, body, options);
   }
   async copy(source: ObjectRef, dest: ObjectRef, options?: CopyOptions): Promise<WriteResult> {
     this.checkKey(dest.bucket, dest.key);
-    return objects.copyObject(this.client, source, dest, options);
+    const lean = this.lean;
+    const how = lean === undefined ? undefined : leanCopy(source, options);
+    if (lean === undefined || how === undefined) return objects.copyObject(this.client, source, dest, options);
+    try {
+      return await lean.copy(source, dest, how.replace);
+    } catch (e) {
+      throw translateS3Error(e, objects.copyWhere(source, dest));
+    }
   }
-  delete(bucket: string, key: string): Promise<void> {
-    return objects.deleteObject(this.client, bucket, key);
+  async delete(bucket: string, key: string): Promise<void> {
+    const lean = this.lean;
+    if (lean === undefined) return objects.deleteObject(this.client, bucket, key);
+    return objects.missingKeyIsDeleted(bucket, key, () => lean.delete(bucket, key));
   }
   deleteMany(bucket: string, keys: string[]): Promise<DeleteManyResult> {
     return deleteObjects(this.client, bucket, keys, this.limits.maxDeleteBatch);

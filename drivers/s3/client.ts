@@ -8,6 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetHandler, type InnerHandler } from './get-handler.js';
+import { LeanS3, leanEndpoint, type Credentials } from './lean.js';
 
 export interface S3BackendOptions {
   /** Any S3-compatible endpoint, e.g. `http://127.0.0.1:7480`; omitted: AWS. */
@@ -20,6 +21,11 @@ export interface S3BackendOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Display name; default `s3 <endpoint>` or `s3 aws:<region>`. */
   label?: string;
+  /**
+   * Small PUTs, copies and deletes signed and sent without the SDK's
+   * middleware where the endpoint allows it (lean.ts); default true.
+   */
+  lean?: boolean;
 }
 
 export const DEFAULT_REGION = 'us-east-1';
@@ -91,4 +97,15 @@ export function createS3Client(options: S3BackendOptions): S3Client {
     idleTimeoutMs: IDLE_SOCKET_TIMEOUT_MS,
   });
   return client;
+}
+
+/** The lean request path of `client` (lean.ts), or undefined where it does not apply. */
+export function createLeanS3(client: S3Client, options: S3BackendOptions): LeanS3 | undefined {
+  if (options.lean === false) return undefined;
+  const endpoint = leanEndpoint(options.endpoint, options.forcePathStyle);
+  const config = client.config as { requestHandler: unknown; credentials?: unknown };
+  const handler = config.requestHandler;
+  const credentials = config.credentials;
+  if (endpoint === undefined || !(handler instanceof GetHandler) || typeof credentials !== 'function') return undefined;
+  return new LeanS3(endpoint, options.region ?? DEFAULT_REGION, credentials as () => Promise<Credentials>, handler);
 }

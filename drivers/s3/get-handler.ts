@@ -12,13 +12,16 @@
  * while it also answers the kernel's reads on the same thread, so that CPU
  * decides how fast the file reads.
  *
- * Scope: GET and HEAD requests without a body to http:// endpoints.
- * Everything else (PUT, POST, DELETE, https, which `onread` does not serve)
- * goes to the SDK's own handler. The SDK still signs the request and reads
- * the response: this handler only moves bytes, so errors, retries and their
- * mapping stay as they are. Connections are kept alive in a pool per origin
- * (http-pool.ts); a reused connection that the server closed before
- * answering is retried once on a new one (GET and HEAD are idempotent).
+ * Scope: from the SDK, GET and HEAD requests without a body to http://
+ * endpoints. Everything else the SDK sends (PUT, POST, DELETE, https, which
+ * `onread` does not serve) goes to the SDK's own handler. The SDK still signs
+ * the request and reads the response: this handler only moves bytes, so
+ * errors, retries and their mapping stay as they are. The lean requests
+ * (lean.ts: small PUTs, copies, deletes signed without the SDK) come through
+ * `send`. Connections are kept alive in a pool per origin (http-pool.ts); a
+ * reused connection that the server closed before answering is retried once
+ * on a new one (GET and HEAD are idempotent, and a PUT or DELETE from memory
+ * does nothing more the second time).
  */
 import { Readable } from 'node:stream';
 import { requestHead, type GetRequest } from '../wire/http-request.js';
@@ -91,7 +94,7 @@ export class ResponseBody extends Readable {
 /** Bytes a body holds for a reader that is not asking before the socket pauses. */
 const QUEUE_BYTES = 1024 * 1024;
 
-/** One GET or HEAD: its request head, then the response as it arrives on whichever connection carries it. */
+/** One request: its head (and body), then the response as it arrives on whichever connection carries it. */
 class Exchange implements PooledExchange {
   readonly parser: ResponseParser;
   /** The connection carrying it (set when it starts; a retry moves it to another). */
@@ -114,6 +117,8 @@ class Exchange implements PooledExchange {
     private readonly reject: (e: Error) => void,
     /** A HEAD: the response has no body, whatever its Content-Length says. */
     noBody = false,
+    /** Sent whole after the head (a lean PUT's, lean.ts). */
+    readonly requestBody?: Uint8Array,
   ) {
     this.parser = new ResponseParser({
       head: (head) => this.onHead(head),
@@ -255,6 +260,11 @@ class Exchange implements PooledExchange {
   }
 }
 
+/** Requests the pool can carry: plain HTTP, no credentials or fragment in the URL. */
+function onPool(request: GetRequest): boolean {
+  return request.protocol === 'http:' && request.username == null && request.password == null && !request.fragment;
+}
+
 /** A PUT or DELETE whose body is in memory (or absent): the same request can be sent twice. */
 function isReplayable(request: GetRequest): boolean {
   if (request.method !== 'PUT' && request.method !== 'DELETE') return false;
@@ -279,10 +289,21 @@ export class GetHandler {
   }
 
   handle(request: GetRequest, options: HandlerOptions = {}): Promise<{ response: unknown }> {
-    const own = (request.method === 'GET' || request.method === 'HEAD') && request.protocol === 'http:' && request.body == null
-      && request.username == null && request.password == null && !request.fragment;
+    const own = (request.method === 'GET' || request.method === 'HEAD') && request.body == null && onPool(request);
     if (!own) return this.delegate(request, options);
     return this.get(request, options).then((response) => ({ response }));
+  }
+
+  /**
+   * Sends a request signed elsewhere (lean.ts) on the pool: GET, HEAD, DELETE,
+   * or a PUT whose body is in memory, to an http:// endpoint.
+   */
+  send(request: GetRequest, options: HandlerOptions = {}): Promise<GetResponse> {
+    const body = request.body;
+    if (!onPool(request) || (body != null && (request.method !== 'PUT' || !(body instanceof Uint8Array)))) {
+      return Promise.reject(new Error(`cannot send a ${request.method} to ${request.protocol} on the pool`));
+    }
+    return this.get(request, options);
   }
 
   /**
@@ -341,7 +362,7 @@ export class GetHandler {
       }, (error) => {
         done();
         reject(error);
-      }, request.method === 'HEAD');
+      }, request.method === 'HEAD', request.body == null ? undefined : request.body as Uint8Array);
       signal?.addEventListener?.('abort', onAbort, { once: true });
       target.send(exchange);
     });

@@ -1,10 +1,12 @@
 /**
- * Keep-alive connections per origin for the GET handler (get-handler.ts):
+ * Keep-alive connections per origin for the request handler (get-handler.ts):
  * at most `maxSockets` each, further exchanges queued; every socket reads
  * with `onread` into the buffer its exchange asks for (a caller's buffer
  * while a body fills it, else one read buffer shared by the pool). An idle
  * connection is closed after keepIdleMs; one that the server closed before
- * answering a reused request sends that request again, once, on a new one.
+ * answering a reused request sends that request again, once, on a new one
+ * (every request sent here can be: GET, HEAD, and PUT or DELETE with the
+ * body in memory, which change nothing more the second time).
  */
 import net from 'node:net';
 import type { ResponseParser } from '../wire/http-response.js';
@@ -28,6 +30,8 @@ const DEFAULT_READ_BYTES = 1024 * 1024;
 export interface PooledExchange {
   /** The request head, sent as is. */
   readonly request: string;
+  /** The request body, sent whole after the head (a PUT's). */
+  readonly requestBody?: Uint8Array | undefined;
   readonly parser: ResponseParser;
   /** The connection carrying it (set when it starts; a retry moves it to another). */
   conn: Connection | undefined;
@@ -81,7 +85,15 @@ export class Connection {
     this.socket.ref();
     this.socket.setTimeout(this.pool.options.idleTimeoutMs);
     this.socket.resume();
+    const body = exchange.requestBody;
+    if (body === undefined || body.byteLength === 0) {
+      this.socket.write(exchange.request);
+      return;
+    }
+    this.socket.cork();
     this.socket.write(exchange.request);
+    this.socket.write(body);
+    this.socket.uncork();
   }
 
   /** The response is complete: back to the pool, or closed. */

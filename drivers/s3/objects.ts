@@ -192,15 +192,24 @@ export async function copyObject(client: S3Client, source: ObjectRef, dest: Obje
     const out = await client.send(new CopyObjectCommand(input));
     return writeResult(out.CopyObjectResult?.ETag, out.VersionId);
   } catch (e) {
-    // A 404 names neither side; the message names both.
-    throw translateS3Error(e, { op: `CopyObject from ${s3Url(source.bucket, source.key)}`, bucket: dest.bucket, key: dest.key });
+    throw translateS3Error(e, copyWhere(source, dest));
   }
 }
 
+/** A copy's failure: a 404 names neither side, so the message names both. */
+export function copyWhere(source: ObjectRef, dest: ObjectRef): Where {
+  return { op: `CopyObject from ${s3Url(source.bucket, source.key)}`, bucket: dest.bucket, key: dest.key };
+}
+
 /** Idempotent: S3 answers 204 for a missing key; a missing bucket is still an error. */
-export async function deleteObject(client: S3Client, bucket: string, key: string): Promise<void> {
+export function deleteObject(client: S3Client, bucket: string, key: string): Promise<void> {
+  return missingKeyIsDeleted(bucket, key, () => client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })));
+}
+
+/** Runs a DeleteObject; a NoSuchKey (some servers send one) counts as deleted. */
+export async function missingKeyIsDeleted(bucket: string, key: string, remove: () => Promise<unknown>): Promise<void> {
   try {
-    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    await remove();
   } catch (e) {
     const error = translateS3Error(e, { op: 'DeleteObject', bucket, key });
     if (error.reason !== 'NoSuchKey') throw error;

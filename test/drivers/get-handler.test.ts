@@ -255,6 +255,55 @@ t.test('a refused connection is a network error; a head that would split the req
   t.equal(closed.requests.length, 0, 'nothing reached the server');
 });
 
+t.test('send: a PUT goes with its body whole, its length given; a request the pool cannot frame is refused, never sent', async (t) => {
+  // A server that reads each request's body by its content-length before it answers.
+  const bodies: string[] = [];
+  const served: Served = { requests: [], connections: 0, maxOpen: 0, port: 0 };
+  const srv = net.createServer((socket) => {
+    served.connections++;
+    let pending = Buffer.alloc(0);
+    socket.on('data', (data: Buffer) => {
+      pending = Buffer.concat([pending, data]);
+      for (;;) {
+        const end = pending.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = pending.subarray(0, end).toString('latin1');
+        const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (pending.length < end + 4 + length) return;
+        served.requests.push(head);
+        if (length > 0) bodies.push(pending.subarray(end + 4, end + 4 + length).toString());
+        pending = pending.subarray(end + 4 + length);
+        socket.write(ok('', 'ETag: "p"\r\n'));
+      }
+    });
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  served.port = (srv.address() as net.AddressInfo).port;
+  t.teardown(() => new Promise<void>((resolve) => srv.close(() => resolve())));
+  const { h, inner } = handler(t);
+  const put = (body: Buffer | undefined, headers: Record<string, string> = {}): GetRequest =>
+    get(served.port, '/bucket/key', { method: 'PUT', headers: { host: 'h', ...headers }, ...(body === undefined ? {} : { body }) });
+  const res = await h.send(put(Buffer.from('hello, pool'), { 'content-length': '11' }));
+  t.same([res.statusCode, res.headers['etag'], (await drain(res.body)).length], [200, '"p"', 0]);
+  await drain((await h.send(put(Buffer.from('no length header')))).body);
+  await drain((await h.send(put(undefined))).body);
+  await drain((await h.send(get(served.port, '/bucket/key', { method: 'DELETE', headers: { host: 'h' } }))).body);
+  t.same(bodies, ['hello, pool', 'no length header'], 'each body arrived whole after its head');
+  t.match(served.requests[1], /\r\ncontent-length: 16$/, 'a missing length is added');
+  t.match(served.requests[2], /^PUT [^]*\r\ncontent-length: 0$/, 'a PUT without a body says so');
+  t.notMatch(served.requests[3], /content-length/i, 'a DELETE without a body sends no length');
+  t.equal(served.connections, 1, 'one kept-alive connection carried them all');
+
+  const before = served.requests.length;
+  await t.rejects(h.send(put(Buffer.from('abc'), { 'content-length': '2' })), /content-length of 2 for a body of 3 bytes/);
+  await t.rejects(h.send(put(Buffer.from('abc'), { 'Transfer-Encoding': 'chunked' })), /transfer coding/);
+  await t.rejects(h.send(put(Readable.from([Buffer.from('x')]) as unknown as Buffer)), /cannot send a PUT/, 'a stream body');
+  await t.rejects(h.send(get(served.port, '/b/k', { method: 'POST', headers: { host: 'h' }, body: Buffer.from('x') })), /cannot send a POST/);
+  await t.rejects(h.send({ ...put(Buffer.from('x')), protocol: 'https:' }), /cannot send a PUT to https:/);
+  t.equal(served.requests.length, before, 'nothing of them reached the server');
+  t.equal(inner.calls.length, 0, 'and nothing went to the SDK\'s handler');
+});
+
 t.test('a HEAD reads no body, whatever its Content-Length says, and leaves the connection ready for the next request', async (t) => {
   const served = await server(t, (socket, request) => {
     if (request.startsWith('HEAD ')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\nETag: "h"\r\n\r\n');

@@ -8,10 +8,15 @@
  * If-Match on reads, reset connections, and messages without secrets.
  */
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import type { Test } from 'tap';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { S3Backend, type S3BackendOptions } from '../../drivers/s3.js';
+import type { GetHandler } from '../../drivers/s3/get-handler.js';
+import { LEAN_PUT_MAX_BYTES } from '../../drivers/s3/lean.js';
 import { isStorageError } from '../../drivers/errors.js';
 import { runConformance } from '../conformance/index.js';
 import { forEachLimit, readAll } from '../conformance/helpers.js';
@@ -147,7 +152,10 @@ async function rgwSpecifics(t: Test, server: S3Server): Promise<void> {
   await t.test('what RGW refuses is mapped sensibly', (t) => refusalTests(t, backend, bucket));
   await t.test('reset connections and secrets in messages', (t) => connectionTests(t, server, bucket));
   await t.test('absent keys: one HeadBucket tells a missing key from a missing bucket for a while', (t) => absentKeyTests(t, server));
-  await t.test('one client, two buckets at once: every request goes to its own bucket', (t) => twoBucketTests(t, server));
+  await t.test('one client, two buckets at once: every request goes to its own bucket', (t) => twoBucketTests(t, server, {}));
+  await t.test('the same through the SDK alone (no lean requests)', (t) => twoBucketTests(t, server, { lean: false }));
+  await t.test('lean puts, copies and deletes store what the SDK reads back, for hostile keys too', (t) => leanTests(t, server, bucket));
+  await t.test('lean copies: an <Error> or nothing sent with status 200 is a transient failure', (t) => leanEmbeddedErrorTests(t));
 }
 
 /**
@@ -156,8 +164,8 @@ async function rgwSpecifics(t: Test, server: S3Server): Promise<void> {
  * context between such sends and writes each one's endpoint into it after an
  * await: objects then landed in the other bucket.
  */
-async function twoBucketTests(t: Test, server: S3Server): Promise<void> {
-  const backend = backendFor(server);
+async function twoBucketTests(t: Test, server: S3Server, options: Partial<S3BackendOptions>): Promise<void> {
+  const backend = backendFor(server, options);
   const buckets = [freshBucketName(), freshBucketName()] as const;
   t.teardown(async () => {
     for (const bucket of buckets) await cleanUp(t, backend, bucket);
@@ -176,6 +184,99 @@ async function twoBucketTests(t: Test, server: S3Server): Promise<void> {
     t.same(page.objects.map((o) => o.key).sort(), want, `${bucket}: its own puts and copies, no other`);
     const bodies = await Promise.all(page.objects.map(async (o) => (await readAll((await backend.get(bucket, o.key)).body)).toString()));
     t.ok(bodies.every((b) => b === bucket), `${bucket}: every body names it`);
+  }
+}
+
+/** Counts the requests `backend` sends lean (lean.ts), signed without the SDK, through its handler's `send`. */
+function countLean(backend: S3Backend): () => number {
+  const handler = (backend as unknown as { client: S3Client }).client.config.requestHandler as unknown as GetHandler;
+  let sent = 0;
+  const send = handler.send.bind(handler);
+  handler.send = (request, options) => {
+    sent++;
+    return send(request, options);
+  };
+  return () => {
+    const n = sent;
+    sent = 0;
+    return n;
+  };
+}
+
+async function leanTests(t: Test, server: S3Server, bucket: string): Promise<void> {
+  const lean = backendFor(server);
+  const sdk = backendFor(server, { lean: false });
+  t.teardown(() => Promise.all([lean.close(), sdk.close()]));
+  const sent = countLean(lean);
+  const keys = [
+    'plain', 'with space', 'uni/ü-文字', "punct !'()*~", 'plus+and%2Fpercent', 'query?hash#amp&eq=;:@$,', 'a//b', 'dot/./seg/../x',
+    'ctl\x01key', `long/${'k'.repeat(1000)}`,
+  ];
+  for (const key of keys) {
+    const body = Buffer.from(`body of ${key}`);
+    const put = await lean.put(bucket, key, body, { metadata: { colour: 'blue', note: 'grün & süß' }, contentType: 'text/x-lean' });
+    const head = await sdk.head(bucket, key);
+    t.equal(head.etag, put.etag, `${key}: put, etag`);
+    t.same([head.size, head.contentType, head.metadata], [body.length, 'text/x-lean', { colour: 'blue', note: 'grün & süß' }], `${key}: size, type, metadata`);
+    t.same(await readAll((await sdk.get(bucket, key)).body), body, `${key}: body`);
+    const kept = await lean.copy({ bucket, key }, { bucket, key: `${key}.copy` });
+    const copyHead = await sdk.head(bucket, `${key}.copy`);
+    t.same([copyHead.etag, copyHead.metadata?.['colour']], [kept.etag, 'blue'], `${key}: copy keeps the metadata`);
+    await lean.copy({ bucket, key }, { bucket, key }, { metadata: { colour: 'red' }, contentType: 'application/x-lean' });
+    const replaced = await sdk.head(bucket, key);
+    t.same([replaced.metadata, replaced.contentType], [{ colour: 'red' }, 'application/x-lean'], `${key}: a copy onto itself replaces the metadata`);
+    await lean.delete(bucket, `${key}.copy`);
+    await t.rejects(sdk.head(bucket, `${key}.copy`), { name: 'NotFoundError' }, `${key}: deleted`);
+  }
+  t.equal(sent(), keys.length * 4, 'every put, copy and delete went lean');
+
+  await t.rejects(lean.copy({ bucket, key: 'missing' }, { bucket, key: 'to' }), { name: 'NotFoundError', reason: 'NoSuchKey', message: /CopyObject from s3:\/\/.*\/missing/ });
+  await t.rejects(lean.put(freshBucketName(), 'k', Buffer.from('x')), { name: 'NotFoundError', reason: 'NoSuchBucket' });
+  await lean.delete(bucket, 'never-there');
+  t.equal(sent(), 3, 'failures come back the way the SDK reports them');
+  const wrong = backendFor(server, { credentials: { accessKeyId: server.accessKeyId, secretAccessKey: 'wrong-secret' } });
+  t.teardown(() => wrong.close());
+  const denied = await wrong.put(bucket, 'k', Buffer.from('x')).then(() => undefined, (e: unknown) => e as Error);
+  t.match(denied, { name: 'AccessDeniedError', reason: 'SignatureDoesNotMatch' }, 'a wrong secret is refused');
+  t.notMatch(String(denied?.message), /wrong-secret/, 'and never named');
+
+  // Everything else goes through the SDK.
+  await lean.put(bucket, 'tagged', Buffer.from('x'), { tags: { a: 'b' } });
+  await lean.put(bucket, 'stream', Readable.from([Buffer.from('x')]), { size: 1 });
+  await lean.put(bucket, 'big', Buffer.alloc(LEAN_PUT_MAX_BYTES + 1));
+  const { etag } = await lean.head(bucket, 'tagged');
+  await lean.copy({ bucket, key: 'tagged' }, { bucket, key: 'tagged.copy' }, { ifMatch: etag });
+  await lean.copy({ bucket, key: 'tagged' }, { bucket, key: 'tagged.typed' }, { contentType: 'text/x-only' });
+  t.equal(sent(), 0, 'tags, streams, big bodies, conditions and a new type alone: through the SDK');
+}
+
+/** A server answering every request with status 200 and `body`. */
+async function answer200(body: string): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { endpoint: `http://127.0.0.1:${port}`, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+async function leanEmbeddedErrorTests(t: Test): Promise<void> {
+  const cases: [string, string, string][] = [
+    ['an <Error> document', '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>\n', 'SlowDown'],
+    ['an empty body', '', 'InternalError'],
+  ];
+  for (const [label, body, reason] of cases) {
+    const server = await answer200(body);
+    const backend = new S3Backend({ endpoint: server.endpoint, credentials: { accessKeyId: 'any', secretAccessKey: 'any-secret' } });
+    const sent = countLean(backend);
+    await t.rejects(backend.copy({ bucket: 'b', key: 'from' }, { bucket: 'b', key: 'to' }), { name: 'TransientError', reason }, label);
+    t.equal(sent(), 1, `${label}: sent lean`);
+    await backend.close();
+    await server.close();
   }
 }
 
