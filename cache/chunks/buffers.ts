@@ -25,7 +25,7 @@
  * chunk from the memory LRU, then waits for a recycle: fetches in flight and
  * disk writes always end, so a waiter is never stuck for good.
  */
-import { collectSoon, IDLE_BUFFERS_MS } from './collect.js';
+import { IdleTrim } from './collect.js';
 
 export class BufferPool {
   private spare: Buffer[] = [];
@@ -33,7 +33,13 @@ export class BufferPool {
   private readonly owned = new WeakSet<ArrayBufferLike>();
   private allocated = 0;
   private readonly waiting: ((buffer: Buffer) => void)[] = [];
-  private trimmer: NodeJS.Timeout | undefined;
+  /** After IDLE_BUFFERS_MS without a take, the spare buffers go. */
+  private readonly trim = new IdleTrim(() => {
+    if (this.spare.length === 0) return false;
+    this.allocated -= this.spare.length;
+    this.spare = [];
+    return true;
+  });
 
   /**
    * `size`: bytes per buffer; `max`: buffers at most; `reclaim()`: frees a
@@ -54,7 +60,7 @@ export class BufferPool {
 
   /** A buffer of `length` ≤ size bytes (uninitialised), waiting while all `max` are in use. */
   async take(length: number): Promise<Buffer> {
-    this.trimLater();
+    this.trim.touch();
     for (;;) {
       const buffer = this.spare.pop() ?? this.allocate();
       if (buffer !== undefined) return buffer.subarray(0, length);
@@ -74,26 +80,9 @@ export class BufferPool {
     else this.spare.push(back);
   }
 
-  /** After IDLE_BUFFERS_MS without a take, the spare buffers go. */
-  private trimLater(): void {
-    if (this.trimmer !== undefined) {
-      this.trimmer.refresh();
-      return;
-    }
-    this.trimmer = setTimeout(() => {
-      this.trimmer = undefined;
-      if (this.spare.length === 0) return;
-      this.allocated -= this.spare.length;
-      this.spare = [];
-      collectSoon();
-    }, IDLE_BUFFERS_MS);
-    this.trimmer.unref();
-  }
-
   /** Stops the idle timer (the store is closing). */
   close(): void {
-    clearTimeout(this.trimmer);
-    this.trimmer = undefined;
+    this.trim.cancel();
   }
 
   private allocate(): Buffer | undefined {

@@ -64,6 +64,35 @@ export class GarbageMeter {
   }
 }
 
+/**
+ * Drops idle buffers: `onIdle` runs once IDLE_BUFFERS_MS have passed since
+ * the last `touch` (each touch starts the wait again), then a background
+ * collection frees what it dropped. The timer never keeps the process alive.
+ */
+export class IdleTrim {
+  private timer: NodeJS.Timeout | undefined;
+
+  /** `onIdle` drops the spare buffers and says whether it dropped any. */
+  constructor(private readonly onIdle: () => boolean) {}
+
+  touch(): void {
+    if (this.timer !== undefined) {
+      this.timer.refresh();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.onIdle()) collectSoon();
+    }, IDLE_BUFFERS_MS);
+    this.timer.unref();
+  }
+
+  cancel(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
 /** A full collection in the background: after dropping long-lived buffers (kept part buffers), so their memory goes now. */
 export function collectSoon(): void {
   obtain()?.({ type: 'major', execution: 'async' });

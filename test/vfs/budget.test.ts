@@ -4,9 +4,23 @@
  * a chunk, then parts four times larger).
  */
 import t from 'tap';
+import { IDLE_BUFFERS_MS } from '../../cache/chunks/collect.js';
 import { ByteBudget } from '../../vfs/data/budget.js';
 
 const MiB = 1024 * 1024;
+
+t.test('kept buffers go once the budget has been idle for IDLE_BUFFERS_MS; a use meanwhile restarts the wait', async (t) => {
+  const budget = new ByteBudget(64 * MiB);
+  const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await budget.withBuffer(8 * MiB, async () => undefined);
+  t.equal(budget.kept, 8 * MiB, 'kept after use');
+  await pause(IDLE_BUFFERS_MS * 0.6);
+  await budget.withBuffer(8 * MiB, async () => undefined);
+  await pause(IDLE_BUFFERS_MS * 0.5);
+  t.equal(budget.kept, 8 * MiB, `kept ${IDLE_BUFFERS_MS * 0.5} ms after the last use, though ${IDLE_BUFFERS_MS * 1.1} ms after the first`);
+  await pause(IDLE_BUFFERS_MS);
+  t.equal(budget.kept, 0, `gone ${IDLE_BUFFERS_MS * 1.5} ms after the last use`);
+});
 
 t.test('a kept buffer is lent again to the next borrower of that size or less', async (t) => {
   const budget = new ByteBudget(64 * MiB);

@@ -1,4 +1,4 @@
-import { collectNow, collectSoon, IDLE_BUFFERS_MS } from '../../cache/chunks/collect.js';
+import { collectNow, collectSoon, IdleTrim } from '../../cache/chunks/collect.js';
 
 /**
  * A byte budget shared by everyone who needs memory for an upload (a part
@@ -12,7 +12,7 @@ import { collectNow, collectSoon, IDLE_BUFFERS_MS } from '../../cache/chunks/col
  * the next garbage collection, so allocating one per part let the process
  * grow past the budget (measured, 1 GiB written through the mount with four
  * 32 MiB parts in flight: 279 MiB peak RSS; with reused buffers 257 MiB).
- * Kept buffers go once the budget has been idle for a second (`trimLater`).
+ * Kept buffers go once the budget has been idle for a second (`trim`).
  * `borrow`/`giveBack` lend kept buffers to a caller that reserved with `with`
  * (uploads of whole files: file-upload.ts).
  */
@@ -21,7 +21,16 @@ export class ByteBudget {
   private readonly waiting: { bytes: number; grant: () => void }[] = [];
   /** Buffers returned, kept for reuse (at most `limit` bytes of them). */
   private free: Buffer[] = [];
-  private trimmer: NodeJS.Timeout | undefined;
+  /**
+   * Once the budget has been idle for IDLE_BUFFERS_MS, the kept buffers go: a
+   * mount that stopped writing should not hold its part buffers (up to the
+   * whole upload share) while it reads. The next upload allocates them again.
+   */
+  private readonly trim = new IdleTrim(() => {
+    if (this.used !== 0 || this.free.length === 0) return false;
+    this.free = [];
+    return true;
+  });
   /** Allocations made here: only these are taken back. */
   private readonly owned = new WeakSet<ArrayBufferLike>();
 
@@ -47,7 +56,7 @@ export class ByteBudget {
 
   give(bytes: number): void {
     this.used -= bytes;
-    if (this.used === 0) this.trimLater();
+    if (this.used === 0) this.trim.touch();
     // First come, first served: a big request is not starved by small ones.
     while (this.waiting.length > 0 && this.fits((this.waiting[0] as { bytes: number }).bytes)) {
       const next = this.waiting.shift() as { bytes: number; grant: () => void };
@@ -99,22 +108,6 @@ export class ByteBudget {
   giveBack(buffer: Buffer): void {
     // A view from `borrow` shares its whole allocation: keep that, not the view.
     if (this.owned.has(buffer.buffer)) this.keep(Buffer.from(buffer.buffer));
-  }
-
-  /**
-   * Once nothing has been taken for IDLE_BUFFERS_MS, the kept buffers go: a mount
-   * that stopped writing should not hold its part buffers (up to the whole
-   * upload share) while it reads. The next upload allocates them again.
-   */
-  private trimLater(): void {
-    if (this.trimmer !== undefined || this.free.length === 0) return;
-    this.trimmer = setTimeout(() => {
-      this.trimmer = undefined;
-      if (this.used !== 0) return;
-      this.free = [];
-      collectSoon();
-    }, IDLE_BUFFERS_MS);
-    this.trimmer.unref();
   }
 
   /** Drops every kept buffer now (their memory goes before another consumer allocates its own). */
