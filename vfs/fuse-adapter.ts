@@ -281,10 +281,13 @@ class Operations {
    * request to the bucket, on every listing, for a number nobody reads.
    */
   private async readdir(path: string): Promise<{ names: string[]; stats: ReturnType<typeof toFuseStat>[] }> {
+    const mark = this.primer?.mark;
     const [listing, self] = await Promise.all([this.fs.readdir(path), this.fs.getattr(path)]);
+    const stats = listing.attrs.map(toFuseStat);
     // The kernel looks up every name next (`ls -l`): answered on the FUSE thread.
-    this.primer?.primeChildren(path, listing.names);
-    return { names: ['.', '..', ...listing.names], stats: [self, self, ...listing.attrs].map(toFuseStat) };
+    if (mark !== undefined) this.primer?.prime(path, listing, stats, mark);
+    const selfStat = toFuseStat(self);
+    return { names: ['.', '..', ...listing.names], stats: [selfStat, selfStat, ...stats] };
   }
 
   /**
@@ -454,7 +457,7 @@ function primerFor(fs: FileSystem, fuse: object): Primer | undefined {
     return attr === undefined ? undefined : toFuseStat(attr);
   };
   const primer = new Primer(target as PrimeTarget, cachedStat, KERNEL_TTL_MS);
-  fs.watchListings?.((dir, names) => primer.primeChildren(dir, names));
+  fs.watchListings?.((dir, listing) => primer.prime(dir, listing, listing.attrs.map(toFuseStat), primer.mark));
   return primer;
 }
 

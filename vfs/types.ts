@@ -103,6 +103,20 @@ export const O_APPEND = 0o2000;
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
 
+/** What readdir answers. */
+export interface Listing {
+  /** The names, without '.' and '..'. */
+  names: string[];
+  /** Their attributes, as getattr would answer. */
+  attrs: Attr[];
+  /**
+   * current[i]: attrs[i] is also what cachedAttr answers for that name right
+   * now, so its lookups may be answered with it without asking again.
+   * Without it, the adapter asks cachedAttr for each name.
+   */
+  current?: boolean[];
+}
+
 /** The operations the FUSE adapter forwards. Every method may throw VfsError or StorageError. */
 export interface FileSystem {
   init(): Promise<void>;
@@ -118,9 +132,9 @@ export interface FileSystem {
    * lookups in one directory list it: lookup.ts), with the names listed: the
    * adapter may then prime the kernel side with their attributes.
    */
-  watchListings?(listener: (dir: string, names: string[]) => void): void;
+  watchListings?(listener: (dir: string, listing: Listing) => void): void;
   /** Names (without '.' and '..') and their attributes, in one go. */
-  readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }>;
+  readdir(path: string): Promise<Listing>;
   readlink(path: string): Promise<string>;
   mkdir(path: string, mode: number): Promise<void>;
   rmdir(path: string): Promise<void>;

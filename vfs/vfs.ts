@@ -33,7 +33,7 @@ import type { Entry } from '../cache/metadata/types.js';
 import type { DataPathStats, DataTuning, InvalidateResult, MountControl } from './control.js';
 import type { DataPath, DataPathHooks } from './data-contract.js';
 import { createDataPath } from './data/index.js';
-import { vfsError, type Attr, type FileSystem, type StatFs } from './types.js';
+import { vfsError, type Attr, type FileSystem, type Listing, type StatFs } from './types.js';
 import { toAttr } from './namespace/attrs.js';
 import { NamespaceContext, type NamespaceOptions } from './namespace/context.js';
 import { Entries } from './namespace/entries.js';
@@ -89,7 +89,7 @@ export class Vfs implements FileSystem, MountControl {
   private readonly locks = new PathLocks();
   private readonly openFiles = new OpenFiles();
   private parts: Parts | undefined;
-  private listingListener: ((dir: string, names: string[]) => void) | undefined;
+  private listingListener: ((dir: string, listing: Listing) => void) | undefined;
   private initializing: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -119,7 +119,7 @@ export class Vfs implements FileSystem, MountControl {
       ...(options.memoryLimitBytes !== undefined && { memoryLimitBytes: options.memoryLimitBytes }),
     });
     const lister = new Lister(ctx);
-    const lookup = new Lookup(ctx, lister, (dir, names) => this.listingListener?.(dir, names));
+    const lookup = new Lookup(ctx, lister, (dir, children) => this.listingListener?.(dir, this.listingOf(children)));
     const setattr = new Setattr(ctx, lookup, this.openFiles, dataPath);
     const entries = new Entries(ctx, lookup, this.openFiles, dataPath);
     this.parts = {
@@ -171,7 +171,7 @@ export class Vfs implements FileSystem, MountControl {
     return toAttr(await lookup.get(path));
   }
 
-  watchListings(listener: (dir: string, names: string[]) => void): void {
+  watchListings(listener: (dir: string, listing: Listing) => void): void {
     this.listingListener = listener;
   }
 
@@ -182,32 +182,37 @@ export class Vfs implements FileSystem, MountControl {
     return entry === undefined ? undefined : toAttr(entry);
   }
 
-  async readdir(path: string): Promise<{ names: string[]; attrs: Attr[] }> {
-    const { lookup, lister, files, ctx } = this.p;
+  async readdir(path: string): Promise<Listing> {
+    const { lookup, lister, ctx } = this.p;
     const dir = await lookup.getDir(path);
-    const names: string[] = [];
-    const attrs: Attr[] = [];
-    const show = (child: Entry) => {
-      names.push(nameOf(child.path));
-      attrs.push(files.openAttr(child.path, child) ?? toAttr(child));
-    };
     if (!ctx.isListed(dir)) {
       // The listing's own entries answer: nothing is read back from the cache.
       const children = await lister.refresh(path);
-      if (children !== undefined) {
-        for (const child of children) show(child);
-        return { names, attrs };
-      }
+      if (children !== undefined) return this.listingOf(children);
     }
+    const listing: Listing = { names: [], attrs: [], current: [] };
     let after: string | undefined;
     for (;;) {
       const page = ctx.store.childrenPage(path, after, READDIR_PAGE);
-      for (const child of page) show(child);
+      this.listingOf(page, listing);
       if (page.length < READDIR_PAGE) break;
-      after = names[names.length - 1];
+      after = listing.names[listing.names.length - 1];
       await yieldToEventLoop();
     }
-    return { names, attrs };
+    return listing;
+  }
+
+  /** `children` as readdir shows them, added to `listing`. */
+  private listingOf(children: readonly Entry[], listing: Listing = { names: [], attrs: [], current: [] }): Listing {
+    const { lookup, files } = this.p;
+    for (const child of children) {
+      listing.names.push(nameOf(child.path));
+      const open = files.openAttr(child.path, child);
+      listing.attrs.push(open ?? toAttr(child));
+      // What cachedAttr would answer: never an open file's attributes (they live in the data path).
+      listing.current?.push(open === undefined && lookup.isCurrent(child));
+    }
+    return listing;
   }
 
   readlink(path: string): Promise<string> {

@@ -81,9 +81,15 @@ class MemoryFileSystem implements FileSystem {
     const node = this.get(path);
     return { ...node.attr, size: node.data.length };
   }
+  /** readdir also says which attributes cachedAttr answers (Listing.current), as the VFS does. */
+  readdirCurrent = false;
   async readdir(path: string) {
+    const delay = this.slow.get(path);
+    if (delay !== undefined) await new Promise((r) => setTimeout(r, delay));
     const names = this.children(path);
-    return { names, attrs: names.map((n) => this.get(path === '/' ? `/${n}` : `${path}/${n}`).attr) };
+    const paths = names.map((n) => (path === '/' ? `/${n}` : `${path}/${n}`));
+    if (!this.readdirCurrent) return { names, attrs: paths.map((p) => this.get(p).attr) };
+    return { names, attrs: paths.map((p) => this.cached.get(p) ?? this.get(p).attr), current: paths.map((p) => this.cached.has(p)) };
   }
   async readlink(path: string) {
     return this.get(path).target ?? '';
@@ -396,6 +402,42 @@ t.test('primed lookups: entries listed by readdir are looked up without JS, once
   t.equal((await sh(`stat -c %s ${mnt}/primed/f007`)).stdout, '7\n');
   t.equal(calls('f007'), 1, 'an expired primed answer is not used');
   fs.cached.clear();
+});
+
+t.test('primed lookups from the attributes readdir returned: no second ask, and none once a change came in between', async (t) => {
+  const now = BigInt(Date.now()) * NS;
+  // Non-ASCII names too: their records carry UTF-8 byte lengths.
+  const names = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? `é${i}-ü` : i % 3 === 1 ? `f${i}-\u{1F600}` : `g${i}`));
+  fs.add('/current', 0o040755);
+  for (const [i, name] of names.entries()) {
+    const node = fs.add(`/current/${name}`, 0o100644, Buffer.alloc(1));
+    fs.cached.set(`/current/${name}`, { ...node.attr, size: 1000 + i, mtimeNs: now - BigInt(i) * 1000n * NS, blocks: 1 });
+  }
+  fs.add('/current/not-cached', 0o100644, Buffer.from('abc'));
+  fs.readdirCurrent = true;
+  t.teardown(() => {
+    fs.readdirCurrent = false;
+    fs.slow.delete('/current');
+    fs.cached.clear();
+  });
+  const calls = (name: string) => fs.cachedCalls.get(`/current/${name}`) ?? 0;
+  fs.cachedCalls.clear();
+  fs.getattrPaths.length = 0;
+  const r = await sh(`ls -ln --time-style=+%s ${mnt}/current | tail -n +2`);
+  const sizes = new Map(r.stdout.trim().split('\n').map((line) => line.split(/\s+/)).map((cols) => [cols.slice(6).join(' '), cols[4]]));
+  t.equal(sizes.size, names.length + 1, r.stderr);
+  t.ok(names.every((name, i) => sizes.get(name) === String(1000 + i)), 'ls -l shows the attributes readdir returned');
+  t.equal(sizes.get('not-cached'), '3', 'a name cachedAttr does not answer is looked up the common way');
+  t.ok(names.every((name) => calls(name) === 0), 'no name was asked for again');
+  t.notOk(fs.getattrPaths.some((p) => p.startsWith('/current/') && p !== '/current/not-cached'), 'no primed lookup reached getattr');
+
+  // A change while readdir is under way: what it read may predate it, so nothing is primed.
+  await sh('sleep 1.1');
+  fs.slow.set('/current', 300);
+  fs.cachedCalls.clear();
+  const racing = await sh(`ls -f ${mnt}/current > /dev/null & sleep 0.1; chmod 600 ${mnt}/current/not-cached; wait; stat -c %s ${mnt}/current/g2`);
+  t.equal(racing.stdout, '1002\n', racing.stderr);
+  t.equal(calls('g2'), 1, 'after a change during readdir, the lookup asks cachedAttr again');
 });
 
 t.test('drained() waits for a write accepted before drain()', async (t) => {

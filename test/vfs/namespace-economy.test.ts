@@ -156,7 +156,11 @@ t.test('stat of 20 names in a directory never listed: a few HEADs, then one list
   await seed(bucket.container, Object.fromEntries(statNames.map((n, i) => [`d/${n}`, 'x'.repeat(i)])));
   const r = await rig(t, bucket);
   const watched: [string, string[]][] = [];
-  r.vfs.watchListings((dir, listed) => watched.push([dir, listed]));
+  const current: boolean[] = [];
+  r.vfs.watchListings((dir, listed) => {
+    watched.push([dir, listed.names]);
+    current.push(...(listed.current ?? []));
+  });
   r.resetRequests();
   await r.vfs.getattr('/d');
   const sizes: number[] = [];
@@ -168,6 +172,7 @@ t.test('stat of 20 names in a directory never listed: a few HEADs, then one list
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   t.ok(total <= MISSES_BEFORE_LISTING + 8 + 1, `at most ${MISSES_BEFORE_LISTING} HEADs + 8 other requests + 1 LIST in all: ${total}`);
   t.same(watched, [['/d', statNames]], 'the listing was announced with every name (the adapter primes their lookups)');
+  t.ok(current.length === statNames.length && current.every(Boolean), '... each with attributes a lookup may be answered with');
 
   r.resetRequests();
   const attr = await r.vfs.getattr('/d/f05');

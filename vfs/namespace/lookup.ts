@@ -49,8 +49,8 @@ export class Lookup {
   constructor(
     private readonly ctx: NamespaceContext,
     private readonly lister: Lister,
-    /** Told the names of a directory this class had listed (FileSystem.watchListings). */
-    private readonly onListed: (dir: string, names: string[]) => void = () => undefined,
+    /** Told the children of a directory this class had listed (FileSystem.watchListings). */
+    private readonly onListed: (dir: string, children: Entry[]) => void = () => undefined,
   ) {}
 
   /** The entry at `path`, or undefined when nothing is there. */
@@ -114,7 +114,7 @@ export class Lookup {
   }
 
   /** Attributes that answer a lookup: fresh, and with --exact-attrs not only from a listing. */
-  private isCurrent(entry: Entry): boolean {
+  isCurrent(entry: Entry): boolean {
     return this.ctx.isFresh(entry) && !(this.ctx.options.exactAttrs && entry.source === 'list');
   }
 
@@ -137,7 +137,7 @@ export class Lookup {
     if (!this.listingDue(dir)) return false;
     try {
       const children = await this.lister.refresh(dir, 'lookups');
-      if (children !== undefined) this.onListed(dir, children.map((child) => nameOf(child.path)));
+      if (children !== undefined) this.onListed(dir, children);
     } catch (e) {
       // Only a shortcut: the lookup asks for its own name instead.
       this.ctx.log('warn', `listing ${dir} for lookups failed`, { error: e instanceof Error ? e.message : String(e) });
