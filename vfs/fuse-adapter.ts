@@ -30,10 +30,11 @@ import { constants as osConstants } from 'node:os';
 import FuseModule from '@cocalc/fuse-native';
 import { errnoName, errnoNumber, isExpected } from './errno.js';
 import { Primer, type PrimeTarget } from './fuse-prime.js';
+import { DirHandles, DirStream } from './dir-stream.js';
 import { fuseMountAt } from './mount-table.js';
 import { OperationStats } from './operation-stats.js';
 import { msToNs } from './object-format.js';
-import { O_CREAT, O_EXCL, O_RDWR, O_WRONLY, vfsError, type Attr, type FileSystem, type StatFs } from './types.js';
+import { O_CREAT, O_EXCL, O_RDWR, O_WRONLY, vfsError, type Attr, type FileSystem, type Listing, type StatFs } from './types.js';
 
 /** At run time the module *is* the class (CommonJS `module.exports = Fuse`); its typings claim a default export. */
 const Fuse = FuseModule as unknown as typeof FuseModule.default;
@@ -70,6 +71,8 @@ function toFuseStat(attr: Attr) {
     ctime: Number(attr.ctimeNs / NS_PER_MS),
   };
 }
+
+type FuseStat = ReturnType<typeof toFuseStat>;
 
 /** Preferred I/O size reported by stat: one FUSE request (max_write). */
 const STAT_BLOCK_SIZE = 128 * 1024;
@@ -115,7 +118,7 @@ const CHANGING_OPS = new Set([
  * path ''; any other operation given '' (fchmod, futimens, readdir of such a
  * file or directory) has nothing to act on.
  */
-const BY_HANDLE_OPS = new Set(['fgetattr', 'read', 'write', 'ftruncate', 'flush', 'fsync', 'release', 'symlink']);
+const BY_HANDLE_OPS = new Set(['fgetattr', 'read', 'write', 'ftruncate', 'flush', 'fsync', 'release', 'releasedir', 'symlink']);
 
 /**
  * Operations that change no name and no attribute getattr answers: primed
@@ -124,7 +127,8 @@ const BY_HANDLE_OPS = new Set(['fgetattr', 'read', 'write', 'ftruncate', 'flush'
  * open files, which are never primed.
  */
 const PRIME_KEEPING_OPS = new Set([
-  'getattr', 'fgetattr', 'readdir', 'readlink', 'statfs', 'access', 'getxattr', 'listxattr', 'read', 'flush', 'fsync',
+  'getattr', 'fgetattr', 'opendir', 'readdir', 'releasedir', 'readlink', 'statfs', 'access', 'getxattr', 'listxattr', 'read',
+  'flush', 'fsync',
 ]);
 
 /** Bounds the "logged once" memory of a long-running daemon whose backend keeps failing in new ways. */
@@ -140,6 +144,8 @@ class Operations {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** Hands listed attributes to the FUSE thread (set once mounted, when fuse-native has the primed table). */
   primer: Primer | undefined;
+  /** Open directories and what their reads handed out. */
+  readonly dirs = new DirHandles<FuseStat>();
 
   constructor(
     private readonly fs: FileSystem,
@@ -230,7 +236,12 @@ class Operations {
     const value = (v: unknown) => [0, v];
     return {
       getattr: this.getattr(this.wrap('getattr', (path: string) => fs.getattr(path), (attr) => [0, toFuseStat(attr)])),
-      readdir: this.wrap('readdir', (path: string) => this.readdir(path), (r) => [0, r.names, r.stats]),
+      opendir: this.wrap('opendir', async () => this.dirs.allocate(), value),
+      readdir: Object.assign(
+        this.wrap('readdir', (path: string, offset: number, fh: number) => this.readdir(path, offset, fh), (r) => [0, r.names, r.stats, r.start]),
+        { withOffsets: true },
+      ),
+      releasedir: this.wrap('releasedir', async (_path: string, fh: number) => this.dirs.release(fh)),
       readlink: this.wrap('readlink', (path: string) => fs.readlink(path), value),
       mkdir: this.wrap('mkdir', (path: string, mode: number) => fs.mkdir(path, mode)),
       rmdir: this.wrap('rmdir', (path: string) => fs.rmdir(path)),
@@ -279,8 +290,21 @@ class Operations {
    * system. Both carry the directory's own attributes (only their type and
    * inode reach the caller): the parent's would cost a lookup, and possibly a
    * request to the bucket, on every listing, for a number nobody reads.
+   * Through an open directory handle (always, from the kernel) the names are
+   * given out from `offset` as they are listed (dir-stream.ts); a read from
+   * offset 0 lists again (rewinddir).
    */
-  private async readdir(path: string): Promise<{ names: string[]; stats: ReturnType<typeof toFuseStat>[] }> {
+  private async readdir(path: string, offset: number, fh: number): Promise<{ names: string[]; stats: FuseStat[]; start: number }> {
+    if (!this.dirs.isOpen(fh)) return { ...(await this.wholeDirectory(path)), start: -1 };
+    let stream = this.dirs.stream(fh);
+    if (offset === 0 || stream === undefined) {
+      stream = this.streamDirectory(path);
+      this.dirs.restart(fh, stream);
+    }
+    return { ...(await stream.from(offset)), start: offset };
+  }
+
+  private async wholeDirectory(path: string): Promise<{ names: string[]; stats: FuseStat[] }> {
     const mark = this.primer?.mark;
     const [listing, self] = await Promise.all([this.fs.readdir(path), this.fs.getattr(path)]);
     const stats = listing.attrs.map(toFuseStat);
@@ -288,6 +312,53 @@ class Operations {
     if (mark !== undefined) this.primer?.prime(path, listing, stats, mark);
     const selfStat = toFuseStat(self);
     return { names: ['.', '..', ...listing.names], stats: [selfStat, selfStat, ...stats] };
+  }
+
+  /**
+   * Lists `path` into a new stream: '.' and '..' once the directory's own
+   * attributes are in, then each page as it comes, then what the whole
+   * listing adds. Pages are primed as they come (read in that same turn);
+   * the whole listing only if no change went through the mount since it began.
+   */
+  private streamDirectory(path: string): DirStream<FuseStat> {
+    const stream = new DirStream<FuseStat>();
+    let held: [Listing, number][] | undefined = [];
+    const add = (listing: Listing, mark: number) => {
+      if (held !== undefined) {
+        held.push([listing, mark]);
+        return;
+      }
+      const names: string[] = [];
+      const stats: FuseStat[] = [];
+      const current: boolean[] = [];
+      listing.names.forEach((name, i) => {
+        if (stream.has(name)) return;
+        const stat = toFuseStat(listing.attrs[i]!);
+        stream.push(name, stat);
+        names.push(name);
+        stats.push(stat);
+        current.push(listing.current?.[i] === true);
+      });
+      this.primer?.prime(path, listing.current === undefined ? { names } : { names, current }, stats, mark);
+    };
+    const startMark = this.primer?.mark ?? 0;
+    const self = this.fs.getattr(path).then((attr) => {
+      const stat = toFuseStat(attr);
+      stream.push('.', stat);
+      stream.push('..', stat);
+      const pages = held ?? [];
+      held = undefined;
+      for (const [listing, mark] of pages) add(listing, mark);
+    });
+    const listed = this.fs.readdir(path, (page) => add(page, this.primer?.mark ?? 0));
+    Promise.all([self, listed]).then(
+      ([, listing]) => {
+        add(listing, startMark);
+        stream.end();
+      },
+      (error: unknown) => stream.end(error),
+    );
+    return stream;
   }
 
   /**
@@ -499,6 +570,7 @@ export async function mountFileSystem(fs: FileSystem, mountpoint: string, option
     unmount: () => {
       operations.state = 'closed';
       operations.primer?.clear();
+      operations.dirs.clear();
       unmounting ??= new Promise<void>((resolve, reject) => fuse.unmount((err) => (err ? reject(err) : resolve())));
       return unmounting;
     },

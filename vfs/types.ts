@@ -133,8 +133,14 @@ export interface FileSystem {
    * adapter may then prime the kernel side with their attributes.
    */
   watchListings?(listener: (dir: string, listing: Listing) => void): void;
-  /** Names (without '.' and '..') and their attributes, in one go. */
-  readdir(path: string): Promise<Listing>;
+  /**
+   * Names (without '.' and '..') and their attributes, in one go. With
+   * `onPage`, a directory being listed from the bucket is also handed out
+   * page by page as it comes, before the promise resolves; the resolved
+   * Listing still has every name (and may add some, or show a name given
+   * earlier with newer attributes).
+   */
+  readdir(path: string, onPage?: (page: Listing) => void): Promise<Listing>;
   readlink(path: string): Promise<string>;
   mkdir(path: string, mode: number): Promise<void>;
   rmdir(path: string): Promise<void>;

@@ -182,12 +182,12 @@ export class Vfs implements FileSystem, MountControl {
     return entry === undefined ? undefined : toAttr(entry);
   }
 
-  async readdir(path: string): Promise<Listing> {
+  async readdir(path: string, onPage?: (page: Listing) => void): Promise<Listing> {
     const { lookup, lister, ctx } = this.p;
     const dir = await lookup.getDir(path);
     if (!ctx.isListed(dir)) {
       // The listing's own entries answer: nothing is read back from the cache.
-      const children = await lister.refresh(path);
+      const children = await lister.refresh(path, 'readdir', onPage && ((page) => onPage(this.listingOf(page))));
       if (children !== undefined) return this.listingOf(children);
     }
     const listing: Listing = { names: [], attrs: [], current: [] };

@@ -83,13 +83,29 @@ class MemoryFileSystem implements FileSystem {
   }
   /** readdir also says which attributes cachedAttr answers (Listing.current), as the VFS does. */
   readdirCurrent = false;
-  async readdir(path: string) {
+  /** Directories listed page by page through readdir's onPage: page size, wait before each later page, pages before a failure. */
+  readonly paged = new Map<string, { size: number; waitMs: number; failAfter?: number; extra?: string[] }>();
+  async readdir(path: string, onPage?: (page: { names: string[]; attrs: Attr[] }) => void) {
     const delay = this.slow.get(path);
     if (delay !== undefined) await new Promise((r) => setTimeout(r, delay));
+    const paging = this.paged.get(path);
+    if (paging !== undefined) return this.readdirPaged(path, paging, onPage);
     const names = this.children(path);
     const paths = names.map((n) => (path === '/' ? `/${n}` : `${path}/${n}`));
     if (!this.readdirCurrent) return { names, attrs: paths.map((p) => this.get(p).attr) };
     return { names, attrs: paths.map((p) => this.cached.get(p) ?? this.get(p).attr), current: paths.map((p) => this.cached.has(p)) };
+  }
+  private async readdirPaged(path: string, paging: { size: number; waitMs: number; failAfter?: number; extra?: string[] }, onPage?: (page: { names: string[]; attrs: Attr[] }) => void) {
+    const attrOf = (n: string) => this.get(path === '/' ? `/${n}` : `${path}/${n}`).attr;
+    const names = this.children(path);
+    for (let at = 0, page = 0; at < names.length; at += paging.size, page++) {
+      if (page > 0) await new Promise((r) => setTimeout(r, paging.waitMs));
+      if (paging.failAfter === page) throw new VfsError('EIO', `listing ${path} broke after ${page} pages`);
+      // `extra` names come again on every page: what a directory hiding a file of its name looks like.
+      const pageNames = [...names.slice(at, at + paging.size), ...(paging.extra ?? [])];
+      onPage?.({ names: pageNames, attrs: pageNames.map(attrOf) });
+    }
+    return { names, attrs: names.map(attrOf) };
   }
   async readlink(path: string) {
     return this.get(path).target ?? '';
@@ -322,6 +338,59 @@ t.test('readdir of 5,000 names, with . and .. and file types', async (t) => {
   for (let i = 0; i < 5000; i++) fs.add(`/many/file-${String(i).padStart(5, '0')}`, 0o100644);
   const r = await sh(`ls -fa ${mnt}/many | wc -l; ls ${mnt}/many | tail -1; find ${mnt}/many -type f | wc -l; ls -a ${mnt}/many | head -2`);
   t.equal(r.stdout, '5002\nfile-04999\n5000\n.\n..\n', r.stderr);
+});
+
+t.test('a directory is handed out while it is listed: first names early, each name once, seekdir and rewinddir', async (t) => {
+  fs.add('/paged', 0o040755);
+  const names = Array.from({ length: 3000 }, (_, i) => `p${String(i).padStart(4, '0')}`);
+  for (const name of names) fs.add(`/paged/${name}`, 0o100644);
+  fs.paged.set('/paged', { size: 1000, waitMs: 600, extra: ['p0001'] });
+  t.teardown(() => fs.paged.delete('/paged'));
+  const first = await sh(`python3 -c "
+import os, sys, time
+started = time.monotonic()
+it = os.scandir(sys.argv[1])
+next(it)
+print(round((time.monotonic() - started) * 1000))
+print(1 + sum(1 for _ in it))
+print(round((time.monotonic() - started) * 1000))" ${mnt}/paged`);
+  const [firstMs, count, allMs] = first.stdout.trim().split('\n').map(Number);
+  t.ok(firstMs! < 500, `the first entry came before the second page (${firstMs} ms) ${first.stderr}`);
+  t.ok(allMs! >= 1100, `the last after the third (${allMs} ms)`);
+  t.equal(count, 3000, 'every name once (scandir skips . and ..)');
+  const r = await sh(`ls -fa ${mnt}/paged | sort | uniq -d | wc -l; ls -fa ${mnt}/paged | wc -l`);
+  t.equal(r.stdout, '0\n3002\n', 'a name a later page shows again is not given twice');
+
+  const perl = await sh(`perl -e '
+opendir(my $d, $ARGV[0]) or die "opendir: $!";
+readdir($d) for 1 .. 1500;
+my $at = telldir($d);
+my $next = readdir($d);
+1 while defined(readdir($d));
+seekdir($d, $at);
+print readdir($d) eq $next ? "same\n" : "differs\n";
+rewinddir($d);
+my $n = 0;
+$n++ while defined(readdir($d));
+print "$n\n";' ${mnt}/paged`);
+  t.equal(perl.stdout, 'same\n3002\n', perl.stderr);
+});
+
+t.test('a listing that fails midway: the names so far, then its error', async (t) => {
+  fs.add('/broken', 0o040755);
+  for (let i = 0; i < 2500; i++) fs.add(`/broken/b${String(i).padStart(4, '0')}`, 0o100644);
+  fs.paged.set('/broken', { size: 1000, waitMs: 50, failAfter: 2 });
+  t.teardown(() => fs.paged.delete('/broken'));
+  const r = await sh(`python3 -c "
+import os, sys
+seen = 0
+try:
+    for _ in os.scandir(sys.argv[1]):
+        seen += 1
+    print('no error', seen)
+except OSError as e:
+    print(os.strerror(e.errno), seen)" ${mnt}/broken`);
+  t.equal(r.stdout, 'Input/output error 2000\n', r.stderr);
 });
 
 t.test('metadata operations time out; data operations do not', async (t) => {

@@ -47,6 +47,42 @@ t.test('readdir of 2,500 children: LISTs only, no HEAD; then the cache answers',
   t.same(r.requests(), { listPage: LISTS }, 'after --dir-ttl the directory is listed again');
 });
 
+t.test('readdir hands out each page as it is merged, before the listing ends', async (t) => {
+  const bucket = (await freshBucket(t, 'memory'))!;
+  await seed(bucket.container, Object.fromEntries(names.map((n, i) => [n, 'x'.repeat(i % 7)])));
+  const r = await rig(t, bucket);
+  const pages: { names: string[]; sizes: number[]; current: boolean[] | undefined }[] = [];
+  let settled = false;
+  const listed = r.vfs.readdir('/', (page) => {
+    t.notOk(settled, 'pages come before the listing resolves');
+    pages.push({ names: page.names, sizes: page.attrs.map((a) => a.size), current: page.current });
+  });
+  const listing = await listed;
+  settled = true;
+  t.ok(pages.length >= 3, `one call per page: ${pages.length}`);
+  const given = pages.flatMap((p) => p.names);
+  // The last page's last file waits for the end: a directory of its name could still follow.
+  t.same(given, listing.names.slice(0, N - 1), 'the pages together: the listing, in its order, but for its last file');
+  t.same(pages.flatMap((p) => p.sizes), listing.attrs.slice(0, N - 1).map((a) => a.size), '... with its attributes');
+  t.ok(pages.every((p) => p.current?.length === p.names.length && p.current.every(Boolean)), 'each marked current');
+
+  pages.length = 0;
+  await r.vfs.readdir('/', (page) => pages.push({ names: page.names, sizes: [], current: undefined }));
+  t.same(pages, [], 'a listing the cache answers comes whole');
+});
+
+t.test('readdir pages: a file a directory of its name hides on the next page is never handed out', async (t) => {
+  const bucket = (await freshBucket(t, 'memory'))!;
+  const first = names.slice(0, 1000);
+  await seed(bucket.container, { ...Object.fromEntries(first.map((n) => [n, 'x'])), 'file-00999/inner': 'y', 'file-01000': 'z' });
+  const r = await rig(t, bucket);
+  const given: [string, number][] = [];
+  const listing = await r.vfs.readdir('/', (page) => page.names.forEach((name, i) => given.push([name, page.attrs[i]!.mode & 0o170000])));
+  t.same(given.filter(([name]) => name === 'file-00999'), [['file-00999', 0o040000]], 'given once, as the directory');
+  t.equal(new Set(given.map(([name]) => name)).size, given.length, 'each name once');
+  t.equal(listing.attrs[listing.names.indexOf('file-00999')]!.mode & 0o170000, 0o040000);
+});
+
 t.test('lookups the cache cannot answer', async (t) => {
   const bucket = (await freshBucket(t, 'memory'))!;
   await seed(bucket.container, { 'd/file': 'abc', 'd/sub/x': '1', 'm/': '', 'm/y': '2' });

@@ -61,6 +61,52 @@ interface Running {
   done: Promise<Entry[] | undefined>;
 }
 
+/** Hands a listing's pages out as they are merged: each name once, files once no directory of their name can follow. */
+class PageOut {
+  private held: Entry[] = [];
+  private readonly given = new Set<string>();
+
+  constructor(private readonly onPage: (children: Entry[]) => void) {}
+
+  add(merged: readonly Entry[]): void {
+    const entries = this.held.length > 0 ? [...this.held, ...merged] : merged;
+    this.held = [];
+    // Files come in listing order, directories (prefixes) after them: the last name listed is the greatest of those.
+    let dirs: Set<string> | undefined;
+    let last = '';
+    let lastFile = -1;
+    entries.forEach((entry, i) => {
+      if (entry.kind !== 'dir') {
+        lastFile = i;
+        return;
+      }
+      const name = nameOf(entry.path);
+      (dirs ??= new Set()).add(name);
+      if (compareNames(name, last) > 0) last = name;
+    });
+    if (lastFile >= 0 && compareNames(nameOf(entries[lastFile]!.path), last) > 0) last = nameOf(entries[lastFile]!.path);
+    // `name/…` sorts after `name` and before any name past it: a file is settled once a greater name than `name/` was listed.
+    let settled = lastFile;
+    while (settled >= 0 && (entries[settled]!.kind === 'dir' || compareNames(last, `${nameOf(entries[settled]!.path)}/`) <= 0)) settled--;
+    const ready: Entry[] = [];
+    entries.forEach((entry, i) => {
+      const name = nameOf(entry.path);
+      if (entry.kind !== 'dir') {
+        // A directory of the same name hides the file.
+        if (dirs?.has(name) === true) return;
+        if (i > settled) {
+          this.held.push(entry);
+          return;
+        }
+      }
+      if (this.given.has(name)) return;
+      this.given.add(name);
+      ready.push(entry);
+    });
+    if (ready.length > 0) this.onPage(ready);
+  }
+}
+
 export class Lister {
   private readonly inflight = new Map<string, Running>();
 
@@ -71,14 +117,19 @@ export class Lister {
    * their names; for 'lookups', undefined when the directory has more than
    * LOOKUP_MAX_PAGES pages (the pages read are merged all the same). A
    * listing of `dir` already running is shared when it serves the purpose.
+   * `onPage`, for a listing this call starts, is given each page's children
+   * as merged, each name once and as it will stay: a file is held back until
+   * a page shows that no directory of its name can follow (one would hide
+   * it), and with --exact-attrs nothing is given before the end (the
+   * listing's attributes wait for their HEADs).
    */
-  refresh(dir: string, purpose: ListingPurpose = 'readdir'): Promise<Entry[] | undefined> {
+  refresh(dir: string, purpose: ListingPurpose = 'readdir', onPage?: (children: Entry[]) => void): Promise<Entry[] | undefined> {
     const running = this.inflight.get(dir);
     if (running !== undefined) {
       if (running.purpose === 'readdir' || purpose === 'lookups') return running.done;
-      return running.done.catch(() => undefined).then(() => this.refresh(dir, purpose));
+      return running.done.catch(() => undefined).then(() => this.refresh(dir, purpose, onPage));
     }
-    const done = this.run(dir, purpose).finally(() => this.inflight.delete(dir));
+    const done = this.run(dir, purpose, onPage).finally(() => this.inflight.delete(dir));
     this.inflight.set(dir, { purpose, done });
     return done;
   }
@@ -88,18 +139,21 @@ export class Lister {
     return this.inflight.get(dir)?.done;
   }
 
-  private async run(dir: string, purpose: ListingPurpose): Promise<Entry[] | undefined> {
+  private async run(dir: string, purpose: ListingPurpose, onPage: ((children: Entry[]) => void) | undefined): Promise<Entry[] | undefined> {
     const { store, container } = this.ctx;
     const startedAt = this.ctx.now();
     const pass = this.newPass(dir);
     const names = new Set<string>();
+    const pageOut = onPage === undefined || this.ctx.options.exactAttrs ? undefined : new PageOut(onPage);
     // For lookups, no request past LOOKUP_MAX_PAGES: the ranges side by side are for readdir.
     const pages = purpose === 'lookups'
       ? listSequential(container, pass.prefix, PAGE_SIZE, LOOKUP_MAX_PAGES)
       : listSplit(container, pass.prefix, { pageSize: PAGE_SIZE });
     let cut = false;
     for await (const page of pages) {
-      for (const entry of store.applyListingPage(dir, pass.generation, this.childrenOf(page, pass))) names.add(nameOf(entry.path));
+      const merged = store.applyListingPage(dir, pass.generation, this.childrenOf(page, pass));
+      for (const entry of merged) names.add(nameOf(entry.path));
+      pageOut?.add(merged);
       cut = page.nextToken !== undefined;
       // A backend answering from memory never waits: let other FUSE operations in between pages.
       await yieldToEventLoop();
