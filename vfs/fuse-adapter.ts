@@ -351,13 +351,12 @@ class Operations {
       for (const [listing, mark] of pages) add(listing, mark);
     });
     const listed = this.fs.readdir(path, (page) => add(page, this.primer?.mark ?? 0));
-    Promise.all([self, listed]).then(
-      ([, listing]) => {
-        add(listing, startMark);
-        stream.end();
-      },
-      (error: unknown) => stream.end(error),
-    );
+    Promise.all([self, listed])
+      .then(([, listing]) => add(listing, startMark))
+      .then(
+        () => stream.end(),
+        (error: unknown) => stream.end(error),
+      );
     return stream;
   }
 

@@ -393,6 +393,24 @@ except OSError as e:
   t.equal(r.stdout, 'Input/output error 2000\n', r.stderr);
 });
 
+t.test('a listing the adapter cannot convert: an error for the reader, and the mount serves on', async (t) => {
+  fs.add('/unconvertible', 0o040755);
+  fs.add('/unconvertible/x', 0o100644);
+  const readdir = fs.readdir.bind(fs);
+  fs.readdir = async (path: string, onPage?: (page: { names: string[]; attrs: Attr[] }) => void) => {
+    const listing = await readdir(path, onPage);
+    if (path !== '/unconvertible') return listing;
+    // Times that are not bigints: the stat conversion throws.
+    return { names: listing.names, attrs: listing.attrs.map((a) => ({ ...a, mtimeNs: 1 as unknown as bigint })) };
+  };
+  t.teardown(() => {
+    fs.readdir = readdir;
+  });
+  const r = await sh(`ls ${mnt}/unconvertible; echo "exit $?"; ls ${mnt} | grep -c unconvertible`);
+  t.match(r.stdout, /exit 2\n1\n/, r.stderr);
+  t.match(r.stderr, /reading directory/, 'ls reports the failed read');
+});
+
 t.test('metadata operations time out; data operations do not', async (t) => {
   fs.add('/slow', 0o100644);
   fs.slow.set('/slow', METADATA_TIMEOUT_MS * 2);
