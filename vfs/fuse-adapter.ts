@@ -290,28 +290,17 @@ class Operations {
    * system. Both carry the directory's own attributes (only their type and
    * inode reach the caller): the parent's would cost a lookup, and possibly a
    * request to the bucket, on every listing, for a number nobody reads.
-   * Through an open directory handle (always, from the kernel) the names are
-   * given out from `offset` as they are listed (dir-stream.ts); a read from
-   * offset 0 lists again (rewinddir).
+   * The names of an open directory are given out from `offset` as they are
+   * listed (dir-stream.ts); a read from offset 0 lists again (rewinddir).
    */
   private async readdir(path: string, offset: number, fh: number): Promise<{ names: string[]; stats: FuseStat[]; start: number }> {
-    if (!this.dirs.isOpen(fh)) return { ...(await this.wholeDirectory(path)), start: -1 };
     let stream = this.dirs.stream(fh);
     if (offset === 0 || stream === undefined) {
       stream = this.streamDirectory(path);
-      this.dirs.restart(fh, stream);
+      // A handle opendir did not give (libfuse always asks it first) gets a stream of its own each time.
+      if (this.dirs.isOpen(fh)) this.dirs.restart(fh, stream);
     }
     return { ...(await stream.from(offset)), start: offset };
-  }
-
-  private async wholeDirectory(path: string): Promise<{ names: string[]; stats: FuseStat[] }> {
-    const mark = this.primer?.mark;
-    const [listing, self] = await Promise.all([this.fs.readdir(path), this.fs.getattr(path)]);
-    const stats = listing.attrs.map(toFuseStat);
-    // The kernel looks up every name next (`ls -l`): answered on the FUSE thread.
-    if (mark !== undefined) this.primer?.prime(path, listing, stats, mark);
-    const selfStat = toFuseStat(self);
-    return { names: ['.', '..', ...listing.names], stats: [selfStat, selfStat, ...stats] };
   }
 
   /**
