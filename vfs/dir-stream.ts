@@ -1,11 +1,11 @@
 /**
  * Open directories: what readdir has handed out of each, so that libfuse can
  * ask from any offset (the offset mode of the patched fuse-native's readdir)
- * and a big directory is given out while it is still being listed: `ls -l`
- * looks up the first pages' names, on another core, while the daemon lists
+ * and a big directory is given out while it is still being listed: `ls`,
+ * `find` or `rsync` work on the first pages' names while the daemon lists
  * the rest. Offsets are indexes into a handle's names, in the order they
- * came ('.' and '..' first); a name comes once (a directory that hides a
- * file of its name listed on an earlier page keeps that first place).
+ * came ('.' and '..' first); a name comes once (the whole listing, added at
+ * the end, brings only the names no page gave).
  */
 
 /** The most names handed to libfuse in one batch: about what 128 KiB of dirents holds. */

@@ -129,7 +129,7 @@ export class Primer {
     private readonly ttlMs: number,
   ) {}
 
-  /** A mark to pass to primeStats: taken before the attributes are read. */
+  /** A mark to pass to prime(): taken before the attributes are read. */
   get mark(): number {
     return this.clears;
   }
